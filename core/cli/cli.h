@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ckpt command: a thin front over libckpt, one file per verb. Option parsing lives in
+ * opts.c and runs without main(), so that tests/unit/test_cli.c drives it directly.
+ */
+#ifndef CKPT_CLI_H
+#define CKPT_CLI_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "ckpt.h"
+#include "util.h"
+
+/* Exit codes of ckpt (restore without -d exits with the restored root's status instead). */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAIL = 1,  /* the operation failed; its one "Error: " line is printed */
+	CLI_EXIT_USAGE = 2, /* bad command line */
+};
+
+/* What a parser returns when it succeeded: run the verb, or the help was printed (exit 0). */
+enum {
+	CLI_RUN = 0,
+	CLI_HELP = 1,
+};
+
+#define CLI_VERBOSITY_DEFAULT 1
+#define CLI_VERBOSITY_MAX     4
+
+/* Options every verb takes (also before the verb: ckpt -v4 dump ...). */
+struct cli_global {
+	int verbosity;	      /* -v: 0 errors, 1 +warnings, 2 +info, 3 and 4 +debug */
+	const char *log_file; /* -o: relative to the images directory unless absolute */
+};
+
+struct cli_main {
+	struct cli_global g;
+	bool help;
+	bool version;
+	int verb; /* index in argv of the verb, 0 when none was given */
+};
+
+struct cli_dump {
+	struct cli_global g;
+	struct ckpt_dump_opts opts;
+};
+
+struct cli_restore {
+	struct cli_global g;
+	struct ckpt_restore_opts opts;
+	struct ckpt_inherit_fd *inherit_fds; /* owned; opts.inherit_fds points here */
+};
+
+struct cli_check {
+	struct cli_global g;
+};
+
+struct cli_show {
+	struct cli_global g;
+	const char *images_dir;
+};
+
+/*
+ * Parsers. argv[0] is the program (cli_parse_main) or the verb; argv may be permuted.
+ * Strings in the results point into argv. Each returns CLI_RUN, CLI_HELP after printing the
+ * help on stdout, or -EINVAL after printing one "Error: " line (and for an unknown option a
+ * hint line) on stderr: the caller exits with CLI_EXIT_USAGE. base (may be NULL) holds the
+ * global options given before the verb; options after it override them.
+ */
+int cli_parse_main(int argc, char **argv, struct cli_main *ret);
+int cli_parse_dump(int argc, char **argv, const struct cli_global *base, struct cli_dump *ret);
+int cli_parse_restore(int argc, char **argv, const struct cli_global *base, struct cli_restore *ret);
+int cli_parse_check(int argc, char **argv, const struct cli_global *base, struct cli_check *ret);
+int cli_parse_show(int argc, char **argv, const struct cli_global *base, struct cli_show *ret);
+void cli_restore_free(struct cli_restore *r);
+
+/* -v's argument: NULL (one more), "v", "vv"... (one more each) or a level 0..4. */
+int cli_parse_verbosity(const char *arg, int cur, int *ret);
+/* --inherit-fd fd[N]:KEY; N must be an open fd of this process. */
+int cli_parse_inherit_fd(const char *arg, struct ckpt_inherit_fd *ret);
+
+/*
+ * The log sink: stderr gets messages up to the -v level (errors as "Error: ...", warnings as
+ * "Warning: ..."), the log file, when there is one, every message with a timestamp and pid.
+ * It is in place from the start (stderr only, default level); cli_log_start() sets the level
+ * and opens the file: g->log_file, resolved against dir unless absolute or dir is NULL, else
+ * default_name in dir when both are given, else none. Returns 0, or -errno after printing
+ * the error.
+ */
+int cli_log_start(const struct cli_global *g, const char *dir, const char *default_name);
+void cli_log_stop(void);
+/* A message of the CLI itself, through the same sink. */
+void cli_msg(int level, const char *fmt, ...) _printf_(2, 3);
+/* One "Error: " line for a CLI-level failure; returns CLI_EXIT_FAIL. */
+int cli_error(const char *fmt, ...) _printf_(1, 2);
+/*
+ * A library call failed with r: print "Error: <what>: <strerror>" unless the library already
+ * printed an error line (it normally has). Returns CLI_EXIT_FAIL.
+ */
+int cli_failed(int r, const char *what);
+
+/* The verbs: parse argv (argv[0] is the verb), run, return the exit code. */
+int cli_verb_check(int argc, char **argv, const struct cli_global *g);
+int cli_verb_dump(int argc, char **argv, const struct cli_global *g);
+int cli_verb_restore(int argc, char **argv, const struct cli_global *g);
+int cli_verb_show(int argc, char **argv, const struct cli_global *g);
+
+#endif

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command line parsing of every verb, kept apart from running them so that the unit tests
+ * drive it. Options follow CRIU's spelling; getopt_long(3) with a leading ':' in each short
+ * option string, so that a missing argument (':') is told from an unknown option ('?').
+ */
+#include <ctype.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include "cli.h"
+
+enum {
+	OPT_FREEZE_CGROUP = 256, /* long-only options */
+	OPT_PIDFILE,
+	OPT_NO_PIDNS,
+	OPT_INHERIT_FD,
+};
+
+#define COMMON_SHORT ":hv::o:"
+#define COMMON_LONG                                                                    \
+	{"help", no_argument, NULL, 'h'}, {"verbosity", optional_argument, NULL, 'v'}, \
+	{                                                                              \
+		"log-file", required_argument, NULL, 'o'                               \
+	}
+
+#define COMMON_HELP                                                                          \
+	"  -v, --verbosity[=N]     0 errors only, 1 also warnings (default), 2 also info,\n" \
+	"                          3 or 4 also debug; -v alone adds one level, -vv two\n"    \
+	"  -o, --log-file FILE     log every message at debug level to FILE (relative to\n"  \
+	"                          the images directory unless absolute)\n"                  \
+	"  -h, --help              show this help\n"
+
+struct verb_spec {
+	const char *name;
+	const char *shortopts;
+	const struct option *longopts;
+	const char *help;
+	int max_args; /* positional arguments allowed */
+};
+
+static _printf_(3, 4) int usage_error(const char *verb, bool hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("Error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (hint)
+		fprintf(stderr, "Try 'ckpt %s%s--help'.\n", verb ?: "", verb ? " " : "");
+	return -EINVAL;
+}
+
+/* getopt_long returned ':' or '?': name the option as the user wrote it. */
+static int option_error(int c, char **argv, const struct verb_spec *spec)
+{
+	const char *arg = argv[optind - 1];
+	int len = (int)strcspn(arg, "=");
+	bool is_long = !strncmp(arg, "--", 2);
+	bool known = optopt >= 256 || (optopt > 0 && optopt != ':' && strchr(spec->shortopts, optopt));
+
+	if (c == ':' && is_long)
+		return usage_error(spec->name, true, "option '%.*s' requires an argument", len, arg);
+	if (c == ':')
+		return usage_error(spec->name, true, "option '-%c' requires an argument", optopt);
+	/* '?' for a known option: only a long one given "=value" it does not take. */
+	if (known && is_long)
+		return usage_error(spec->name, true, "option '%.*s' takes no argument", len, arg);
+	if (optopt > 0 && optopt < 256 && !is_long)
+		return usage_error(spec->name, true, "unknown option '-%c'", optopt);
+	return usage_error(spec->name, true, "unknown option '%.*s'", len, arg);
+}
+
+int cli_parse_verbosity(const char *arg, int cur, int *ret)
+{
+	size_t n;
+
+	if (!arg) {
+		n = 1;
+	} else if (arg[0] == 'v' && strspn(arg, "v") == strlen(arg)) {
+		n = strlen(arg) + 1; /* -vvv: getopt hands over "vv" */
+	} else if (arg[0] >= '0' && arg[0] <= '0' + CLI_VERBOSITY_MAX && !arg[1]) {
+		*ret = arg[0] - '0';
+		return 0;
+	} else {
+		return -EINVAL;
+	}
+	*ret = (int)MIN((size_t)CLI_VERBOSITY_MAX, (size_t)MAX(cur, 0) + n);
+	return 0;
+}
+
+int cli_parse_inherit_fd(const char *arg, struct ckpt_inherit_fd *ret)
+{
+	char num[16];
+	size_t len;
+	int32_t fd;
+
+	if (strncmp(arg, "fd[", 3))
+		return -EINVAL;
+	arg += 3;
+	len = strspn(arg, "0123456789");
+	if (len == 0 || len >= sizeof(num) || arg[len] != ']' || arg[len + 1] != ':' || !arg[len + 2])
+		return -EINVAL;
+	memcpy(num, arg, len);
+	num[len] = '\0';
+	if (safe_atoi32(num, &fd) < 0 || fd < 0)
+		return -EINVAL;
+	ret->fd = fd;
+	ret->key = arg + len + 2;
+	return fcntl(fd, F_GETFD) < 0 ? -EBADF : 0;
+}
+
+static void global_init(struct cli_global *g, const struct cli_global *base)
+{
+	if (base)
+		*g = *base;
+	else
+		*g = (struct cli_global){.verbosity = CLI_VERBOSITY_DEFAULT};
+}
+
+typedef int (*verb_opt_fn)(int c, const char *arg, void *ret);
+
+/*
+ * The loop shared by the verbs: common options here, the verb's own through fn. Returns
+ * CLI_RUN with *ret_first the index of the first positional argument (argv is permuted),
+ * CLI_HELP, or -EINVAL.
+ */
+static int parse_verb(const struct verb_spec *spec, int argc, char **argv, struct cli_global *g,
+		      verb_opt_fn fn, void *ret, int *ret_first)
+{
+	int c, r;
+
+	optind = 0; /* GNU: start over, this parser runs more than once in a process */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, spec->shortopts, spec->longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(spec->help, stdout);
+			return CLI_HELP;
+		case 'v':
+			if (cli_parse_verbosity(optarg, g->verbosity, &g->verbosity) < 0)
+				return usage_error(spec->name, false, "invalid verbosity '%s' (0 to 4)",
+						   optarg);
+			break;
+		case 'o':
+			if (!*optarg)
+				return usage_error(spec->name, false, "empty --log-file");
+			g->log_file = optarg;
+			break;
+		case ':':
+		case '?':
+			return option_error(c, argv, spec);
+		default:
+			r = fn(c, optarg, ret);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (argc - optind > spec->max_args)
+		return usage_error(spec->name, true, "unexpected argument '%s'",
+				   argv[optind + spec->max_args]);
+	*ret_first = optind;
+	return CLI_RUN;
+}
+
+static const struct option main_longopts[] = {
+	COMMON_LONG,
+	{"version", no_argument, NULL, 'V'},
+	{},
+};
+
+static int main_opt(int c, const char *arg, void *p)
+{
+	struct cli_main *m = p;
+
+	if (c == 'V')
+		m->version = true;
+	return 0;
+}
+
+int cli_parse_main(int argc, char **argv, struct cli_main *ret)
+{
+	/* '+': stop at the verb; its options are the verb's. */
+	static const struct verb_spec spec = {NULL, "+" COMMON_SHORT "V", main_longopts, "", INT_MAX};
+	int r, first;
+
+	*ret = (struct cli_main){0};
+	global_init(&ret->g, NULL);
+	r = parse_verb(&spec, argc, argv, &ret->g, main_opt, ret, &first);
+	if (r == CLI_HELP) {
+		ret->help = true;
+		return CLI_RUN;
+	}
+	if (r < 0)
+		return r;
+	ret->verb = first < argc ? first : 0;
+	return CLI_RUN;
+}
+
+/* A pid as the user wrote it: digits only (safe_atopid alone lets strtoul skip blanks). */
+static int parse_pid(const char *verb, const char *opt, const char *arg, pid_t *ret)
+{
+	if (!isdigit((unsigned char)arg[0]) || safe_atopid(arg, ret) < 0)
+		return usage_error(verb, false, "invalid pid '%s' for %s", arg, opt);
+	return 0;
+}
+
+static int nonempty(const char *verb, const char *opt, const char *arg)
+{
+	return *arg ? 0 : usage_error(verb, false, "empty argument for %s", opt);
+}
+
+static const struct option dump_longopts[] = {
+	COMMON_LONG,
+	{"tree", required_argument, NULL, 't'},
+	{"images-dir", required_argument, NULL, 'D'},
+	{"leave-running", no_argument, NULL, 'R'},
+	{"leave-stopped", no_argument, NULL, 's'},
+	{"shell-job", no_argument, NULL, 'j'},
+	{"freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP},
+	{},
+};
+
+static const struct verb_spec dump_spec = {
+	"dump",
+	COMMON_SHORT "t:D:Rsj",
+	dump_longopts,
+	"Usage: ckpt dump -t PID [-D DIR] [options]\n"
+	"Checkpoint the process tree rooted at PID into DIR. The tree is killed afterwards\n"
+	"unless -R or -s is given.\n\n"
+	"  -t, --tree PID          root of the tree to dump (required)\n"
+	"  -D, --images-dir DIR    where the images go (default: .); created, mode 0700,\n"
+	"                          when missing; the log goes to DIR/dump.log unless -o\n"
+	"  -R, --leave-running     let the tree run on after the dump\n"
+	"  -s, --leave-stopped     leave the tree stopped (SIGSTOP) after the dump\n"
+	"  -j, --shell-job         the tree's session and terminal belong to the caller\n"
+	"      --freeze-cgroup PATH freeze this cgroup (v1 freezer or v2) during the dump\n" COMMON_HELP,
+	0,
+};
+
+static int dump_opt(int c, const char *arg, void *p)
+{
+	struct cli_dump *d = p;
+
+	switch (c) {
+	case 't':
+		return parse_pid("dump", "--tree", arg, &d->opts.pid);
+	case 'D':
+		d->opts.images_dir = arg;
+		return nonempty("dump", "--images-dir", arg);
+	case 'R':
+		d->opts.leave_running = true;
+		return 0;
+	case 's':
+		d->opts.leave_stopped = true;
+		return 0;
+	case 'j':
+		d->opts.shell_job = true;
+		return 0;
+	case OPT_FREEZE_CGROUP:
+		d->opts.freeze_cgroup = arg;
+		return nonempty("dump", "--freeze-cgroup", arg);
+	}
+	return -EINVAL;
+}
+
+int cli_parse_dump(int argc, char **argv, const struct cli_global *base, struct cli_dump *ret)
+{
+	int r, first;
+
+	*ret = (struct cli_dump){.opts = {.sz = sizeof(ret->opts), .images_dir = "."}};
+	global_init(&ret->g, base);
+	r = parse_verb(&dump_spec, argc, argv, &ret->g, dump_opt, ret, &first);
+	if (r != CLI_RUN)
+		return r;
+	if (!ret->opts.pid)
+		return usage_error("dump", true, "missing --tree (-t PID)");
+	if (ret->opts.leave_running && ret->opts.leave_stopped)
+		return usage_error("dump", false, "--leave-running and --leave-stopped exclude each other");
+	return CLI_RUN;
+}
+
+static const struct option restore_longopts[] = {
+	COMMON_LONG,
+	{"images-dir", required_argument, NULL, 'D'},
+	{"restore-detached", no_argument, NULL, 'd'},
+	{"pidfile", required_argument, NULL, OPT_PIDFILE},
+	{"no-pidns", no_argument, NULL, OPT_NO_PIDNS},
+	{"shell-job", no_argument, NULL, 'j'},
+	{"inherit-fd", required_argument, NULL, OPT_INHERIT_FD},
+	{},
+};
+
+static const struct verb_spec restore_spec = {
+	"restore",
+	COMMON_SHORT "D:dj",
+	restore_longopts,
+	"Usage: ckpt restore [-D DIR] [options]\n"
+	"Restore the process tree checkpointed in DIR and, without -d, wait for its root: ckpt\n"
+	"then exits with the root's exit code, or 128+N when signal N killed it. DIR is only\n"
+	"read.\n\n"
+	"  -D, --images-dir DIR    the checkpoint (default: .)\n"
+	"  -d, --restore-detached  return once the tree runs\n"
+	"      --pidfile FILE      write the host pid of the restored root to FILE\n"
+	"      --no-pidns          restore into this PID namespace (pids must be free)\n"
+	"  -j, --shell-job         give the tree this terminal and session\n"
+	"      --inherit-fd fd[N]:KEY\n"
+	"                          use this process's open fd N for the external object KEY\n"
+	"                          (as 'ckpt show' prints it, e.g. pipe:[1234]); repeatable\n" COMMON_HELP,
+	0,
+};
+
+static int add_inherit_fd(struct cli_restore *r, const char *arg)
+{
+	struct ckpt_inherit_fd in, *n;
+	int e = cli_parse_inherit_fd(arg, &in);
+
+	if (e == -EBADF)
+		return usage_error("restore", false, "--inherit-fd '%s': fd %d is not open", arg, in.fd);
+	if (e < 0)
+		return usage_error("restore", false, "invalid --inherit-fd '%s' (expected fd[N]:KEY)", arg);
+	for (size_t i = 0; i < r->opts.n_inherit_fds; i++)
+		if (!strcmp(r->inherit_fds[i].key, in.key))
+			return usage_error("restore", false, "--inherit-fd: key '%s' given twice", in.key);
+	n = reallocarray(r->inherit_fds, r->opts.n_inherit_fds + 1, sizeof(*n));
+	if (!n)
+		return usage_error("restore", false, "out of memory");
+	n[r->opts.n_inherit_fds++] = in;
+	r->inherit_fds = n;
+	r->opts.inherit_fds = n;
+	return 0;
+}
+
+static int restore_opt(int c, const char *arg, void *p)
+{
+	struct cli_restore *r = p;
+
+	switch (c) {
+	case 'D':
+		r->opts.images_dir = arg;
+		return nonempty("restore", "--images-dir", arg);
+	case 'd':
+		r->opts.detach = true;
+		return 0;
+	case OPT_PIDFILE:
+		r->opts.pidfile = arg;
+		return nonempty("restore", "--pidfile", arg);
+	case OPT_NO_PIDNS:
+		r->opts.no_pidns = true;
+		return 0;
+	case 'j':
+		r->opts.shell_job = true;
+		return 0;
+	case OPT_INHERIT_FD:
+		return add_inherit_fd(r, arg);
+	}
+	return -EINVAL;
+}
+
+int cli_parse_restore(int argc, char **argv, const struct cli_global *base, struct cli_restore *ret)
+{
+	int r, first;
+
+	*ret = (struct cli_restore){.opts = {.sz = sizeof(ret->opts), .images_dir = "."}};
+	global_init(&ret->g, base);
+	r = parse_verb(&restore_spec, argc, argv, &ret->g, restore_opt, ret, &first);
+	if (r != CLI_RUN) {
+		cli_restore_free(ret);
+		return r;
+	}
+	return CLI_RUN;
+}
+
+void cli_restore_free(struct cli_restore *r)
+{
+	free(r->inherit_fds);
+	r->inherit_fds = NULL;
+	r->opts.inherit_fds = NULL;
+	r->opts.n_inherit_fds = 0;
+}
+
+static const struct option check_longopts[] = {
+	COMMON_LONG,
+	{},
+};
+
+static const struct verb_spec check_spec = {
+	"check",
+	COMMON_SHORT,
+	check_longopts,
+	"Usage: ckpt check [options]\n"
+	"Probe the kernel features ckpt needs or can use and print one line for each. Exits 1\n"
+	"when a required one is missing.\n\n" COMMON_HELP,
+	0,
+};
+
+static int no_opt(int c, const char *arg, void *p)
+{
+	return -EINVAL;
+}
+
+int cli_parse_check(int argc, char **argv, const struct cli_global *base, struct cli_check *ret)
+{
+	int first;
+
+	*ret = (struct cli_check){0};
+	global_init(&ret->g, base);
+	return parse_verb(&check_spec, argc, argv, &ret->g, no_opt, ret, &first);
+}
+
+static const struct option show_longopts[] = {
+	COMMON_LONG,
+	{"images-dir", required_argument, NULL, 'D'},
+	{},
+};
+
+static const struct verb_spec show_spec = {
+	"show",
+	COMMON_SHORT "D:",
+	show_longopts,
+	"Usage: ckpt show [DIR | -D DIR] [options]\n"
+	"Print every image of DIR (default: .) as one JSON document on stdout.\n\n"
+	"  -D, --images-dir DIR    the checkpoint, as the DIR argument\n" COMMON_HELP,
+	1,
+};
+
+static int show_opt(int c, const char *arg, void *p)
+{
+	struct cli_show *s = p;
+
+	if (c != 'D')
+		return -EINVAL;
+	s->images_dir = arg;
+	return nonempty("show", "--images-dir", arg);
+}
+
+int cli_parse_show(int argc, char **argv, const struct cli_global *base, struct cli_show *ret)
+{
+	int r, first;
+
+	*ret = (struct cli_show){0};
+	global_init(&ret->g, base);
+	r = parse_verb(&show_spec, argc, argv, &ret->g, show_opt, ret, &first);
+	if (r != CLI_RUN)
+		return r;
+	if (first < argc) {
+		if (ret->images_dir)
+			return usage_error("show", true, "give the directory once: as DIR or with -D");
+		ret->images_dir = argv[first];
+		if (nonempty("show", "DIR", argv[first]) < 0)
+			return -EINVAL;
+	}
+	if (!ret->images_dir)
+		ret->images_dir = ".";
+	return CLI_RUN;
+}

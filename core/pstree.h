@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* The process tree being dumped or restored: tasks, their threads, host and namespace pids. */
+#ifndef CKPT_PSTREE_H
+#define CKPT_PSTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "arch.h"
+
+struct thread {
+	pid_t tid;      /* in our PID namespace */
+	pid_t ns_tid;   /* in the tree's own */
+	bool seized;
+	bool was_stopped; /* in group stop before the dump */
+};
+
+struct task {
+	pid_t pid;                 /* in our PID namespace */
+	pid_t ns_pid, ns_ppid, ns_pgid, ns_sid;
+	struct task *parent;
+	struct thread *threads;    /* threads[0] is the thread group leader */
+	size_t nr_threads;
+	uint64_t gate;             /* address of a syscall instruction in the task */
+	uint64_t scratch;          /* one page mapped in the task for injected syscalls */
+};
+
+struct pstree {
+	struct task **tasks;       /* tasks[0] is the root; parents before children */
+	size_t nr_tasks;
+};
+
+struct task *pstree_add(struct pstree *t, pid_t pid, struct task *parent);
+struct task *pstree_find(const struct pstree *t, pid_t pid);
+int task_add_thread(struct task *task, pid_t tid);
+struct thread *task_find_thread(const struct task *task, pid_t tid);
+void pstree_free(struct pstree *t);
+
+#endif

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Restore, step one: read every image and check it before anything is created. Images are
+ * untrusted input: every pid, address, offset and length is checked here, so that the later
+ * steps can rely on them.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include "image.h"
+#include "infect.h"
+#include "log.h"
+#include "proc.h"
+#include "rst.h"
+
+#define PAGE_SZ 4096ull
+#define USER_TOP (1ull << 56) /* above any user address of a 4- or 5-level x86_64 or arm64 mm */
+
+int rst_task_index(const struct rst_tree *t, uint32_t ns_pid)
+{
+	for (size_t i = 0; i < t->n_tasks; i++)
+		if (t->tasks[i].pe->pid == ns_pid)
+			return (int)i;
+	return -1;
+}
+
+static int load_inventory(struct rst_tree *t)
+{
+	char why[256] = "";
+	int r;
+
+	r = img_read_one(t->dirfd, "inventory.img", IMG_INVENTORY, (ProtobufCMessage **)&t->inv);
+	if (r < 0)
+		return r;
+	if (t->inv->format_version > CKPT_IMG_VERSION)
+		return pr_err("'inventory.img': format version %u is newer than this ckpt supports (%u)",
+			      t->inv->format_version, CKPT_IMG_VERSION),
+		       -EPROTO;
+	if (t->inv->arch != arch_kind())
+		return pr_err("images were dumped on another architecture than %s", arch_name()), -ENOEXEC;
+	r = arch_cpu_compatible(t->inv, why, sizeof(why));
+	if (r < 0)
+		return pr_err("cannot restore on this CPU: %s", why), r;
+	return 0;
+}
+
+static int load_pstree(struct rst_tree *t)
+{
+	struct img *img;
+	ProtobufCMessage *m;
+	int r;
+
+	r = img_open(t->dirfd, "pstree.img", IMG_PSTREE, &img);
+	if (r < 0)
+		return r;
+	while ((r = img_read_msg(img, &m)) > 0) {
+		PstreeEntry **v = realloc(t->pstree, (t->n_pstree + 1) * sizeof(*v));
+
+		if (!v) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			r = -ENOMEM;
+			break;
+		}
+		t->pstree = v;
+		t->pstree[t->n_pstree++] = (PstreeEntry *)m;
+	}
+	img_close(img);
+	if (r < 0)
+		return r;
+	if (!t->n_pstree)
+		return pr_err("'pstree.img': holds no task"), -EBADMSG;
+	return 0;
+}
+
+/* Pids unique and > 0, root first, every parent before its children, threads[0] == pid. */
+static int check_pstree(struct rst_tree *t)
+{
+	t->tasks = calloc(t->n_pstree, sizeof(*t->tasks));
+	if (!t->tasks)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n_pstree; i++) {
+		PstreeEntry *pe = t->pstree[i];
+		struct rst_task *task = &t->tasks[i];
+
+		if (!pe->pid || pe->pid > INT32_MAX || rst_task_index(t, pe->pid) >= 0)
+			return pr_err("'pstree.img': bad or repeated pid %u", pe->pid), -EBADMSG;
+		if (!pe->n_threads || pe->threads[0] != pe->pid || pe->n_threads > 65536)
+			return pr_err("'pstree.img': pid %u: bad thread list", pe->pid), -EBADMSG;
+		task->pe = pe;
+		task->parent = i ? rst_task_index(t, pe->ppid) : -1;
+		t->n_tasks++;
+		if (i && task->parent < 0)
+			return pr_err("'pstree.img': pid %u: parent %u is not dumped before it", pe->pid, pe->ppid),
+			       -EBADMSG;
+	}
+	if (t->tasks[0].pe->pid != t->inv->root_pid)
+		return pr_err("'pstree.img' does not start with the root pid %u", t->inv->root_pid), -EBADMSG;
+	return 0;
+}
+
+/* Can the kernel recreate each task's session and group the way we create tasks? */
+static int check_sessions(const struct rst_tree *t)
+{
+	bool shell = t->opts->shell_job;
+
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		const PstreeEntry *pe = t->tasks[i].pe;
+		const PstreeEntry *pp = i ? t->tasks[t->tasks[i].parent].pe : NULL;
+		bool sid_ok = pe->sid == pe->pid || (pp && pp->sid == pe->sid) || (!pp && shell);
+		bool pgid_ok = rst_task_index(t, pe->pgid) >= 0 || (shell && pe->pgid == t->tasks[0].pe->pgid);
+
+		if (!pp && pe->sid != pe->pid && !shell)
+			return pr_err("the root %u was not a session leader when dumped; restore with --shell-job",
+				      pe->pid),
+			       -EINVAL;
+		if (!sid_ok || !pgid_ok)
+			return pr_err("pid %u: session %u / group %u cannot be recreated yet", pe->pid, pe->sid,
+				      pe->pgid),
+			       -ENOTSUP;
+	}
+	return 0;
+}
+
+static int load_core(struct rst_tree *t, struct rst_task *task)
+{
+	char name[64], why[256] = "";
+	TaskCoreEntry *c;
+	int r;
+
+	snprintf(name, sizeof(name), "core-%u.img", task->pe->pid);
+	r = img_read_one(t->dirfd, name, IMG_CORE, (ProtobufCMessage **)&task->core);
+	if (r < 0)
+		return r;
+	c = task->core;
+	if (c->arch != arch_kind() || c->n_threads != task->pe->n_threads)
+		return pr_err("'%s': does not match pstree.img", name), -EBADMSG;
+	for (size_t i = 0; i < c->n_threads; i++) {
+		if (c->threads[i]->tid != task->pe->threads[i])
+			return pr_err("'%s': thread %zu is %u, pstree.img says %u", name, i, c->threads[i]->tid,
+				      task->pe->threads[i]),
+			       -EBADMSG;
+		r = arch_thread_validate(c->threads[i], why, sizeof(why));
+		if (r < 0)
+			return pr_err("'%s': thread %u: %s", name, c->threads[i]->tid, why), r;
+	}
+	for (size_t i = 0; i < c->n_sigactions; i++)
+		if (c->sigactions[i]->sig < 1 || c->sigactions[i]->sig > 64)
+			return pr_err("'%s': bad signal number %u", name, c->sigactions[i]->sig), -EBADMSG;
+	if (!c->cwd || !c->root || c->cwd[0] != '/' || c->root[0] != '/')
+		return pr_err("'%s': bad cwd or root", name), -EBADMSG;
+	return 0;
+}
+
+static int file_size_matches(const char *what, uint32_t pid, const char *path, uint64_t size, bool reg)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return pr_perror("pid %u: %s '%s'", pid, what, path);
+	if (reg && !S_ISREG(st.st_mode))
+		return pr_err("pid %u: %s '%s' is no longer a regular file", pid, what, path), -EINVAL;
+	if (reg && (uint64_t)st.st_size != size)
+		return pr_err("pid %u: %s '%s' changed size since the dump (%" PRIu64 " -> %" PRIu64 " bytes)", pid,
+			      what, path, size, (uint64_t)st.st_size),
+		       -ESTALE;
+	return 0;
+}
+
+static int own_vdso_sum(uint64_t *ret)
+{
+	struct proc_vma *v = NULL;
+	size_t n = 0;
+	int r = proc_parse_smaps(getpid(), &v, &n);
+
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].path && !strcmp(v[i].path, "[vdso]")) {
+			*ret = img_checksum((const void *)(uintptr_t)v[i].start, v[i].end - v[i].start);
+			r = 0;
+		}
+	proc_vmas_free(v, n);
+	return r;
+}
+
+static int check_vmas(uint32_t pid, const char *name, const MmEntry *mm)
+{
+	uint64_t prev_end = 0, sum = 0;
+
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		int r;
+
+		if (v->kind == VMA_KIND__VMA_VSYSCALL)
+			continue; /* the fixed kernel page above user space; not restored, not checked */
+		if (v->start < prev_end || v->end <= v->start || v->end > USER_TOP || (v->start | v->end) % PAGE_SZ ||
+		    v->pgoff % PAGE_SZ)
+			return pr_err("'%s': bad mapping %#" PRIx64 "-%#" PRIx64, name, v->start, v->end), -EBADMSG;
+		prev_end = v->end;
+		if (v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) {
+			if (!v->path || v->path[0] != '/')
+				return pr_err("'%s': file mapping without a path", name), -EBADMSG;
+			r = file_size_matches("mapped file", pid, v->path, v->file_size, true);
+			if (r < 0)
+				return r;
+		} else if (v->kind == VMA_KIND__VMA_ANON_SHARED) {
+			return pr_err("'%s': shared anonymous memory is not supported yet", name), -ENOTSUP;
+		}
+	}
+	if (mm->has_vdso_sum && mm->vdso_sum.len == sizeof(sum)) {
+		uint64_t want;
+		int r = own_vdso_sum(&sum);
+
+		memcpy(&want, mm->vdso_sum.data, sizeof(want));
+		if (r < 0 || sum != want)
+			return pr_err("pid %u: the [vdso] of this kernel differs from the dumped one; restore on a node "
+				      "running the same kernel",
+				      pid),
+			       -ENOEXEC;
+	}
+	return 0;
+}
+
+static int load_mm(struct rst_tree *t, struct rst_task *task)
+{
+	char name[64];
+	int r;
+
+	snprintf(name, sizeof(name), "mm-%u.img", task->pe->pid);
+	r = img_read_one(t->dirfd, name, IMG_MM, (ProtobufCMessage **)&task->mm);
+	if (r < 0)
+		return r;
+	if (task->mm->n_auxv % 2 || task->mm->n_auxv > 512)
+		return pr_err("'%s': bad auxv", name), -EBADMSG;
+	if (!task->mm->exe_path || task->mm->exe_path[0] != '/')
+		return pr_err("'%s': no executable path", name), -EBADMSG;
+	return check_vmas(task->pe->pid, name, task->mm);
+}
+
+static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
+{
+	if (e->fd > (1u << 20))
+		return pr_err("pid %u: fd %u: out of range", pid, e->fd), -EBADMSG;
+	switch (e->kind) {
+	case FD_KIND__FD_REG:
+		if (!e->path || !e->has_size || !e->has_pos)
+			return pr_err("pid %u: fd %u: incomplete record", pid, e->fd), -EBADMSG;
+		return file_size_matches("file", pid, e->path, e->size, true);
+	case FD_KIND__FD_DIR:
+	case FD_KIND__FD_CHR:
+		if (!e->path || e->path[0] != '/')
+			return pr_err("pid %u: fd %u: incomplete record", pid, e->fd), -EBADMSG;
+		return file_size_matches("file", pid, e->path, 0, false);
+	case FD_KIND__FD_EXTERNAL:
+		if (!e->ext_key)
+			return pr_err("pid %u: fd %u: incomplete record", pid, e->fd), -EBADMSG;
+		for (size_t i = 0; i < t->opts->n_inherit_fds; i++)
+			if (!strcmp(t->opts->inherit_fds[i].key, e->ext_key))
+				return 0;
+		if (e->is_tty && t->opts->shell_job && t->shell_tty >= 0)
+			return 0;
+		return pr_err("pid %u: fd %u: '%s' was outside the tree; hand it in with --inherit-fd fd[N]:%s%s",
+			      pid, e->fd, e->ext_key, e->ext_key, e->is_tty ? " or use --shell-job" : ""),
+		       -EINVAL;
+	default:
+		return pr_err("pid %u: fd %u: unknown kind %d", pid, e->fd, e->kind), -EBADMSG;
+	}
+}
+
+static int load_fds(struct rst_tree *t, struct rst_task *task)
+{
+	struct img *img;
+	ProtobufCMessage *m;
+	char name[64];
+	int r;
+
+	snprintf(name, sizeof(name), "fdinfo-%u.img", task->pe->pid);
+	r = img_open(t->dirfd, name, IMG_FDINFO, &img);
+	if (r < 0)
+		return r;
+	while ((r = img_read_msg(img, &m)) > 0) {
+		FdEntry **v = realloc(task->fds, (task->n_fds + 1) * sizeof(*v));
+
+		if (!v) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			r = -ENOMEM;
+			break;
+		}
+		task->fds = v;
+		task->fds[task->n_fds++] = (FdEntry *)m;
+		r = check_fd(t, task->pe->pid, (FdEntry *)m);
+		if (r < 0)
+			break;
+	}
+	img_close(img);
+	return r;
+}
+
+static const VmaEntry *vma_holding(const MmEntry *mm, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (mm->vmas[i]->start <= start && end <= mm->vmas[i]->end)
+			return mm->vmas[i];
+	return NULL;
+}
+
+static int check_pagemap_entry(const struct rst_task *task, const char *name, const PagemapEntry *pe)
+{
+	uint64_t len = (uint64_t)pe->nr_pages * PAGE_SZ;
+	const VmaEntry *v;
+
+	if (pe->flags != PAGEMAP_FLAG__PE_PRESENT || !pe->has_offset || !pe->has_checksum || !pe->nr_pages)
+		return pr_err("'%s': unsupported page entry at %#" PRIx64, name, pe->vaddr), -EBADMSG;
+	v = vma_holding(task->mm, pe->vaddr, pe->vaddr + len);
+	if (pe->vaddr % PAGE_SZ || !v ||
+	    (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_FILE_PRIVATE))
+		return pr_err("'%s': pages at %#" PRIx64 " are outside any private mapping", name, pe->vaddr), -EBADMSG;
+	if (pe->offset % PAGE_SZ || pe->offset < CKPT_IMG_PAGES_DATA_OFF || pe->offset > task->pages_len ||
+	    len > task->pages_len - pe->offset)
+		return pr_err("'pages-%u.img': truncated (pages at %#" PRIx64 " missing)", task->pe->pid, pe->vaddr),
+		       -EBADMSG;
+	if (img_checksum(task->pages + pe->offset, len) != pe->checksum)
+		return pr_err("'pages-%u.img': checksum mismatch for pages at %#" PRIx64, task->pe->pid, pe->vaddr),
+		       -EBADMSG;
+	return 0;
+}
+
+static int map_pages_file(struct rst_tree *t, struct rst_task *task)
+{
+	struct img *img;
+	struct stat st;
+	char name[64];
+	void *p;
+	int r;
+
+	snprintf(name, sizeof(name), "pages-%u.img", task->pe->pid);
+	r = img_open(t->dirfd, name, IMG_PAGES, &img);
+	if (r < 0)
+		return r;
+	if (fstat(img_fd(img), &st) < 0) {
+		r = pr_perror("'%s'", name);
+		img_close(img);
+		return r;
+	}
+	task->pages_len = (size_t)st.st_size;
+	p = mmap(NULL, task->pages_len, PROT_READ, MAP_PRIVATE, img_fd(img), 0);
+	img_close(img);
+	if (p == MAP_FAILED)
+		return pr_perror("mapping '%s'", name);
+	task->pages = p;
+	return 0;
+}
+
+static int load_pagemap(struct rst_tree *t, struct rst_task *task)
+{
+	struct img *img;
+	ProtobufCMessage *m;
+	char name[64];
+	bool head = true;
+	int r;
+
+	r = map_pages_file(t, task);
+	if (r < 0)
+		return r;
+	snprintf(name, sizeof(name), "pagemap-%u.img", task->pe->pid);
+	r = img_open(t->dirfd, name, IMG_PAGEMAP, &img);
+	if (r < 0)
+		return r;
+	while ((r = img_read_msg(img, &m)) > 0) {
+		PagemapEntry **v;
+
+		if (head) {
+			head = false;
+			protobuf_c_message_free_unpacked(m, NULL);
+			continue;
+		}
+		v = realloc(task->pm, (task->n_pm + 1) * sizeof(*v));
+		if (!v) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			r = -ENOMEM;
+			break;
+		}
+		task->pm = v;
+		task->pm[task->n_pm++] = (PagemapEntry *)m;
+		r = check_pagemap_entry(task, name, (PagemapEntry *)m);
+		if (r < 0)
+			break;
+	}
+	img_close(img);
+	if (r == 0 && head)
+		return pr_err("'%s': holds no header", name), -EBADMSG;
+	return r;
+}
+
+int rst_load(struct rst_tree *t, int dirfd)
+{
+	int r;
+
+	t->dirfd = dirfd;
+	r = load_inventory(t);
+	if (r < 0)
+		return r;
+	r = load_pstree(t);
+	if (r < 0)
+		return r;
+	r = check_pstree(t);
+	if (r < 0)
+		return r;
+	r = check_sessions(t);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		struct rst_task *task = &t->tasks[i];
+
+		r = load_core(t, task);
+		if (r == 0)
+			r = load_mm(t, task);
+		if (r == 0)
+			r = load_fds(t, task);
+		if (r == 0)
+			r = load_pagemap(t, task);
+		if (r < 0)
+			return r;
+		task->host_tids = calloc(task->pe->n_threads, sizeof(pid_t));
+		if (!task->host_tids)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void rst_free(struct rst_tree *t)
+{
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		struct rst_task *task = &t->tasks[i];
+
+		if (task->core)
+			protobuf_c_message_free_unpacked(&task->core->base, NULL);
+		if (task->mm)
+			protobuf_c_message_free_unpacked(&task->mm->base, NULL);
+		for (size_t k = 0; k < task->n_fds; k++)
+			protobuf_c_message_free_unpacked(&task->fds[k]->base, NULL);
+		for (size_t k = 0; k < task->n_pm; k++)
+			protobuf_c_message_free_unpacked(&task->pm[k]->base, NULL);
+		free(task->fds);
+		free(task->pm);
+		free(task->host_tids);
+		if (task->pages)
+			munmap((void *)task->pages, task->pages_len);
+	}
+	for (size_t i = 0; i < t->n_pstree; i++)
+		protobuf_c_message_free_unpacked(&t->pstree[i]->base, NULL);
+	free(t->pstree);
+	free(t->tasks);
+	if (t->inv)
+		protobuf_c_message_free_unpacked(&t->inv->base, NULL);
+	memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Restore, step two, in the forked processes. Each task is a fork of the restorer that
+ * holds the images in memory: it makes its session and group, forks its children with
+ * their pids (clone3 set_tid), puts its fds at their numbers, sets cwd, root, umask,
+ * personality and limits in plain C, reports ready, and waits to be seized. What needs the
+ * task's final address space is done later by syscall injection.
+ */
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "log.h"
+#include "rst.h"
+#include "syscalls.h"
+
+static void send_msg(const struct rst_tree *t, int fd, uint32_t ns_pid, int err, int sync_fd)
+{
+	struct rst_msg m = { .ns_pid = ns_pid, .err = err, .sync_fd = sync_fd };
+
+	while (send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+static int fd_base(const struct rst_task *task)
+{
+	int base = 3;
+
+	for (size_t i = 0; i < task->n_fds; i++)
+		base = MAX(base, (int)task->fds[i]->fd + 1);
+	return base;
+}
+
+static int close_others(int base, const int *keep, size_t n_keep)
+{
+	_cleanup_free_ int *fds = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (base > 0 && close_range(0, (unsigned int)base - 1, 0) < 0)
+		return pr_perror("close_range");
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return pr_perror("opening /proc/self/fd");
+	while ((de = readdir(d))) {
+		int32_t fd;
+
+		if (safe_atoi32(de->d_name, &fd) < 0 || fd == dirfd(d))
+			continue;
+		if (n == cap) {
+			int *nf = realloc(fds, (cap = cap ? cap * 2 : 32) * sizeof(int));
+
+			if (!nf) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			fds = nf;
+		}
+		fds[n++] = fd;
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		bool k = false;
+
+		for (size_t j = 0; j < n_keep; j++)
+			k |= keep[j] == fds[i];
+		if (!k)
+			close(fds[i]);
+	}
+	return 0;
+}
+
+static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, const int *inh, int tty)
+{
+	int fd;
+
+	if (e->kind == FD_KIND__FD_EXTERNAL) {
+		int src = tty;
+
+		for (size_t i = 0; i < t->opts->n_inherit_fds; i++)
+			if (!strcmp(t->opts->inherit_fds[i].key, e->ext_key))
+				src = inh[i];
+		fd = fcntl(src, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return pr_perror("pid %u: fd %u: handing in '%s'", pid, e->fd, e->ext_key);
+		return fd;
+	}
+	fd = open(e->path, (int)(e->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
+	if (fd < 0)
+		return pr_perror("pid %u: fd %u: opening '%s'", pid, e->fd, e->path);
+	if (e->kind == FD_KIND__FD_REG && lseek(fd, (off_t)e->pos, SEEK_SET) < 0) {
+		int r = pr_perror("pid %u: fd %u: seeking '%s' to %" PRIu64, pid, e->fd, e->path, e->pos);
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, const int *inh, int tty)
+{
+	int fd = open_fd(t, pid, e, inh, tty);
+
+	if (fd < 0)
+		return fd;
+	if ((uint32_t)fd == e->fd) {
+		if (!(e->flags & O_CLOEXEC) && fcntl(fd, F_SETFD, 0) < 0)
+			return pr_perror("pid %u: fd %u: F_SETFD", pid, e->fd);
+		return 0;
+	}
+	if (dup3(fd, (int)e->fd, (int)(e->flags & O_CLOEXEC)) < 0) {
+		int r = pr_perror("pid %u: fd %u: dup3", pid, e->fd);
+
+		close(fd);
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Returns the task's new sync fd, above every fd the task will have. */
+static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
+{
+	size_t n_inh = t->opts->n_inherit_fds;
+	int base = fd_base(task), keep[n_inh + 2], inh[n_inh + 1], sync_fd, tty = -1, r;
+	size_t n_keep = 0;
+
+	sync_fd = fcntl(t->sync_fd[1], F_DUPFD_CLOEXEC, base);
+	if (sync_fd < 0)
+		return pr_perror("moving the sync socket above fd %d", base);
+	keep[n_keep++] = sync_fd;
+	for (size_t i = 0; i < n_inh; i++) {
+		inh[i] = fcntl(t->opts->inherit_fds[i].fd, F_DUPFD_CLOEXEC, base);
+		if (inh[i] < 0)
+			return pr_perror("--inherit-fd fd[%d]", t->opts->inherit_fds[i].fd);
+		keep[n_keep++] = inh[i];
+	}
+	if (t->shell_tty >= 0) {
+		tty = fcntl(t->shell_tty, F_DUPFD_CLOEXEC, base);
+		if (tty < 0)
+			return pr_perror("duplicating the terminal");
+		keep[n_keep++] = tty;
+	}
+	r = close_others(base, keep, n_keep);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < task->n_fds; i++) {
+		r = place_fd(t, task->pe->pid, task->fds[i], inh, tty);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 1; i < n_keep; i++)
+		close(keep[i]);
+	return sync_fd;
+}
+
+static int restore_rlimits(const struct rst_task *task)
+{
+	for (size_t i = 0; i < task->core->n_rlimits; i++) {
+		const RlimitEntry *e = task->core->rlimits[i];
+		struct rlimit rl = { e->cur, e->max }, cur;
+
+		if (e->resource >= RLIM_NLIMITS)
+			continue;
+		if (setrlimit((int)e->resource, &rl) == 0)
+			continue;
+		/* A hard limit above ours needs CAP_SYS_RESOURCE: keep ours, as close as allowed. */
+		if (errno != EPERM || getrlimit((int)e->resource, &cur) < 0)
+			return pr_perror("pid %u: setrlimit(%u)", task->pe->pid, e->resource);
+		rl.rlim_max = cur.rlim_max;
+		rl.rlim_cur = MIN(e->cur, cur.rlim_max);
+		pr_warn("pid %u: limit %u: hard limit %" PRIu64 " lowered to %" PRIu64 " (raising needs CAP_SYS_RESOURCE)",
+			task->pe->pid, e->resource, (uint64_t)e->max, (uint64_t)cur.rlim_max);
+		if (setrlimit((int)e->resource, &rl) < 0)
+			return pr_perror("pid %u: setrlimit(%u)", task->pe->pid, e->resource);
+	}
+	return 0;
+}
+
+static int restore_fs_and_misc(const struct rst_task *task)
+{
+	const TaskCoreEntry *c = task->core;
+
+	if (strcmp(c->root, "/") && chroot(c->root) < 0)
+		return pr_perror("pid %u: chroot '%s'", task->pe->pid, c->root);
+	if (chdir(c->cwd) < 0)
+		return pr_perror("pid %u: chdir '%s'", task->pe->pid, c->cwd);
+	umask((mode_t)c->umask & 0777);
+	if (personality(c->personality) < 0)
+		return pr_perror("pid %u: personality %#x", task->pe->pid, c->personality);
+	if (c->threads[0]->comm && prctl(PR_SET_NAME, c->threads[0]->comm) < 0)
+		return pr_perror("pid %u: PR_SET_NAME", task->pe->pid);
+	return restore_rlimits(task);
+}
+
+static int make_session(const struct rst_task *task)
+{
+	const PstreeEntry *pe = task->pe;
+
+	if (pe->sid == pe->pid) {
+		if (setsid() < 0)
+			return pr_perror("pid %u: setsid", pe->pid);
+	} else if (pe->pgid == pe->pid) {
+		if (setpgid(0, 0) < 0)
+			return pr_perror("pid %u: setpgid", pe->pid);
+	}
+	return 0;
+}
+
+static int fork_children(struct rst_tree *t, size_t idx)
+{
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		if (t->tasks[i].parent != (int)idx)
+			continue;
+		int r = rst_fork_task(t, i);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int __attribute__((noreturn)) task_main(struct rst_tree *t, size_t idx)
+{
+	struct rst_task *task = &t->tasks[idx];
+	int r, sync_fd;
+
+	/* Default dispositions until the task's own are injected. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	r = make_session(task);
+	if (r == 0)
+		r = fork_children(t, idx);
+	if (r < 0) {
+		send_msg(t, t->sync_fd[1], task->pe->pid, r, -1);
+		_exit(1);
+	}
+	sync_fd = restore_fds(t, task);
+	r = sync_fd < 0 ? sync_fd : restore_fs_and_misc(task);
+	if (r < 0) {
+		send_msg(t, sync_fd >= 0 ? sync_fd : t->sync_fd[1], task->pe->pid, r, -1);
+		_exit(1);
+	}
+	send_msg(t, sync_fd, task->pe->pid, 0, sync_fd);
+	for (;;)
+		pause();
+}
+
+int rst_fork_task(struct rst_tree *t, size_t idx)
+{
+	struct rst_task *task = &t->tasks[idx];
+	pid_t want = (pid_t)task->pe->pid;
+	uint32_t exit_signal = task->core->has_exit_signal ? task->core->exit_signal : SIGCHLD;
+	struct clone_args ca = {
+		.exit_signal = exit_signal < 65 ? exit_signal : SIGCHLD,
+		.set_tid = (uint64_t)(uintptr_t)&want,
+		.set_tid_size = 1,
+	};
+	long pid;
+
+	fflush(NULL);
+	pid = sys_clone3(&ca, sizeof(ca));
+	if (pid == 0)
+		task_main(t, idx);
+	if (pid == -EEXIST)
+		return pr_err("pid %d is already in use: cannot restore the task that had it", want), -EEXIST;
+	if (pid < 0)
+		return pr_err_errno((int)pid, "creating task %d (clone3 set_tid)", want);
+	return 0;
+}
+
+static pid_t init_root;
+
+static void init_forward(int sig)
+{
+	kill(init_root, sig);
+}
+
+static void init_signals(void)
+{
+	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGALRM, SIGPWR };
+	struct sigaction sa = { .sa_handler = init_forward, .sa_flags = SA_RESTART };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
+		sigaction(fwd[i], &sa, NULL);
+}
+
+/*
+ * PID 1 of the new namespace. The kernel ignores signals PID 1 has no handler for, so it
+ * forwards the usual ones to the root; it reaps re-parented orphans; when the root ends it
+ * ends too, with the root's status, which takes the rest of the namespace with it.
+ */
+int rst_init_main(struct rst_tree *t)
+{
+	int r, status, dn;
+
+	init_root = (pid_t)t->tasks[0].pe->pid;
+	init_signals();
+	r = rst_fork_task(t, 0);
+	if (r < 0) {
+		send_msg(t, t->sync_fd[1], t->tasks[0].pe->pid, r, -1);
+		return 1;
+	}
+	close_range(3, ~0u, 0);
+	dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (dn >= 0) {
+		dup2(dn, 0);
+		dup2(dn, 1);
+		dup2(dn, 2);
+		close(dn);
+	}
+	prctl(PR_SET_NAME, "ckpt-init");
+	for (;;) {
+		pid_t p = waitpid(-1, &status, 0);
+
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0)
+			return 127;
+		if (p != init_root)
+			continue;
+		if (WIFEXITED(status))
+			return WEXITSTATUS(status);
+		return 128 + WTERMSIG(status);
+	}
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* Restore: the images loaded in memory, and the steps that turn them back into a tree. */
+#ifndef CKPT_RST_H
+#define CKPT_RST_H
+
+#include "arch.h"
+#include "ckpt.h"
+#include "core.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "inventory.pb-c.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "pstree.pb-c.h"
+
+struct rst_task {
+	PstreeEntry *pe;
+	TaskCoreEntry *core;
+	MmEntry *mm;
+	FdEntry **fds;
+	size_t n_fds;
+	PagemapEntry **pm;
+	size_t n_pm;
+	const uint8_t *pages;  /* the pages file, mapped read-only */
+	size_t pages_len;
+	int parent;            /* index in rst_tree.tasks, -1 for the root */
+	pid_t host_pid;        /* known once the task reported ready */
+	pid_t *host_tids;      /* [n_threads], filled while threads are created */
+	int sync_fd;           /* the task's fd of the sync socket */
+	bool seized;
+};
+
+struct rst_tree {
+	const struct ckpt_restore_opts *opts;
+	int dirfd;
+	InventoryEntry *inv;
+	PstreeEntry **pstree;
+	size_t n_pstree;
+	struct rst_task *tasks;   /* tasks[0] is the root; parents before children */
+	size_t n_tasks;
+	uint64_t gate;            /* a syscall instruction in our own [vdso]: forks have it too */
+	int sync_fd[2];           /* datagrams from tasks to us: [0] ours, [1] theirs */
+	int shell_tty;            /* our terminal fd for --shell-job, or -1 */
+};
+
+/* rst-images.c: load everything and check it before any process is created. */
+int rst_load(struct rst_tree *t, int dirfd);
+void rst_free(struct rst_tree *t);
+int rst_task_index(const struct rst_tree *t, uint32_t ns_pid);
+
+/* rst-task.c: the forked side. Creates task idx (and, recursively, its children). */
+int rst_fork_task(struct rst_tree *t, size_t idx);
+/* The body of the ns init: reap, forward signals, exit with the root's status. */
+int rst_init_main(struct rst_tree *t);
+
+/* Messages from a task process to the restorer over sync_fd. */
+struct rst_msg {
+	uint32_t ns_pid;
+	int32_t err;      /* 0: ready; else -errno, already reported by the task */
+	int32_t sync_fd;  /* the task's own copy of the sync socket, closed by injection */
+};
+
+/* rst-mm.c: rebuild the address space of a seized task by syscall injection. */
+struct rst_inject {
+	pid_t tid;
+	uint64_t gate;
+	uint64_t tramp;   /* trampoline: code page, then data page */
+	arch_gpregs_t base;
+};
+
+#define RST_TRAMP_PAGES 2
+#define RST_DATA_OFF 4096u
+
+int rst_syscall(struct rst_inject *in, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+		uint64_t a4, uint64_t a5, long *ret);
+/* Same, failing with a message naming what when the syscall itself failed. */
+int rst_syscall_ok(struct rst_inject *in, const char *what, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		   uint64_t a3, uint64_t a4, uint64_t a5, long *ret);
+/* Copy data into the trampoline's data page at off; returns its address in the task. */
+int rst_put_data(struct rst_inject *in, size_t off, const void *buf, size_t len, uint64_t *ret_addr);
+
+int rst_mm_rebuild(struct rst_tree *t, struct rst_task *task, struct rst_inject *in);
+/* The last injected syscall: unmap the trampoline. */
+int rst_mm_drop_tramp(struct rst_inject *in);
+
+/* rst-state.c: threads, signals, timers, creds; then final registers. */
+int rst_state_restore(struct rst_tree *t, struct rst_task *task, struct rst_inject *in);
+
+#endif

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Seize: every thread of the tree is attached with PTRACE_SEIZE and stopped with
+ * PTRACE_INTERRUPT (ptrace(2), "PTRACE_SEIZE"), so no signal is injected into the tree
+ * and a failed dump can detach and leave it exactly as it was.
+ */
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include "log.h"
+#include "proc.h"
+#include "seize.h"
+
+#define PF_KTHREAD 0x00200000
+
+int seize_check_root(pid_t pid)
+{
+	struct proc_stat st;
+	int r;
+
+	if (pid <= 0)
+		return pr_err_errno(-EINVAL, "pid %d: not a valid process id", pid), -EINVAL;
+	if (pid == 1)
+		return pr_err("pid 1: refusing to dump the init process of this namespace"), -EPERM;
+	r = proc_parse_stat(pid, &st);
+	if (r == -ENOENT || r == -ESRCH)
+		return pr_err("pid %d: no such process", pid), -ESRCH;
+	if (r < 0)
+		return pr_err_errno(r, "pid %d: cannot read /proc/%d/stat", pid, pid);
+	if ((st.flags & PF_KTHREAD) || st.ppid == 2 || pid == 2)
+		return pr_err("pid %d: is a kernel thread, which cannot be dumped", pid), -EPERM;
+	if (st.state == 'Z' || st.state == 'X')
+		return pr_err("pid %d: is a zombie, nothing to dump", pid), -ESRCH;
+	for (pid_t p = getpid(); p > 1;) {
+		struct proc_stat me;
+
+		if (p == pid)
+			return pr_err("pid %d: is ckpt itself or its ancestor", pid), -EPERM;
+		if (proc_parse_stat(p, &me) < 0)
+			break;
+		p = me.ppid;
+	}
+	return 0;
+}
+
+int seize_wait_stop(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		pid_t w = waitpid(tid, &status, __WALL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+		return status;
+	}
+}
+
+/*
+ * Wait until tid sits in the interrupt (or group-stop) trap. A signal-delivery stop seen on
+ * the way is passed on unchanged: the signal is delivered as it would have been and the
+ * interrupt trap follows.
+ */
+static int seize_wait_trap(struct thread *th)
+{
+	for (;;) {
+		int status = seize_wait_stop(th->tid);
+		int sig;
+
+		if (status < 0)
+			return status;
+		if (!WIFSTOPPED(status))
+			return -ECHILD;
+		sig = WSTOPSIG(status);
+		if ((status >> 16) == PTRACE_EVENT_STOP) {
+			th->was_stopped = sig != SIGTRAP;
+			return 0;
+		}
+		if (ptrace(PTRACE_CONT, th->tid, 0, (long)sig) < 0)
+			return -errno;
+	}
+}
+
+static int seize_thread(struct task *task, pid_t tid)
+{
+	struct thread *th;
+	int r;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, (long)PTRACE_O_TRACESYSGOOD) < 0) {
+		r = -errno;
+		if (r == -ESRCH)
+			return 0; /* exited meanwhile; the re-scan will tell */
+		return pr_err_errno(r, "pid %d: cannot seize thread %d", task->pid, tid);
+	}
+	r = task_add_thread(task, tid);
+	if (r < 0)
+		return r;
+	th = &task->threads[task->nr_threads - 1];
+	th->seized = true;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return pr_perror("pid %d: cannot interrupt thread %d", task->pid, tid);
+	r = seize_wait_trap(th);
+	if (r < 0)
+		return pr_err_errno(r, "pid %d: thread %d did not stop", task->pid, tid);
+	return 1;
+}
+
+/* Seize threads of task not seized yet; returns how many were new. */
+static int seize_threads(struct task *task)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+	size_t n;
+	int r, added = 0;
+
+	r = proc_list_tasks(task->pid, &tids, &n);
+	if (r < 0)
+		return pr_err_errno(r, "pid %d: cannot list its threads", task->pid);
+	for (size_t i = 0; i < n; i++) {
+		if (task_find_thread(task, tids[i]))
+			continue;
+		r = seize_thread(task, tids[i]);
+		if (r < 0)
+			return r;
+		added += r;
+	}
+	return added;
+}
+
+/* Add children of every thread of task that the tree does not hold yet. */
+static int seize_children(struct pstree *t, struct task *task)
+{
+	int added = 0;
+
+	for (size_t i = 0; i < task->nr_threads; i++) {
+		_cleanup_free_ pid_t *kids = NULL;
+		size_t n;
+		int r = proc_list_children(task->pid, task->threads[i].tid, &kids, &n);
+
+		if (r == -ESRCH || r == -ENOENT)
+			continue;
+		if (r < 0)
+			return pr_err_errno(r, "pid %d: cannot list its children", task->pid);
+		for (size_t k = 0; k < n; k++) {
+			if (pstree_find(t, kids[k]))
+				continue;
+			if (!pstree_add(t, kids[k], task))
+				return -ENOMEM;
+			added++;
+		}
+	}
+	return added;
+}
+
+static int seize_pass(struct pstree *t)
+{
+	int changes = 0;
+
+	for (size_t i = 0; i < t->nr_tasks; i++) {
+		struct task *task = t->tasks[i];
+		int r = seize_threads(task);
+
+		if (r < 0)
+			return r;
+		if (task->nr_threads == 0)
+			return pr_err("pid %d: exited while being seized", task->pid), -ESRCH;
+		changes += r;
+		r = seize_children(t, task);
+		if (r < 0)
+			return r;
+		changes += r;
+	}
+	return changes;
+}
+
+int seize_tree(pid_t pid, struct pstree *t)
+{
+	int r;
+
+	if (!pstree_add(t, pid, NULL))
+		return -ENOMEM;
+	/* Stopped tasks cannot fork or clone, so a pass that finds nothing new is final. */
+	do {
+		r = seize_pass(t);
+	} while (r > 0);
+	if (r < 0) {
+		seize_release(t, RELEASE_RUN);
+		pstree_free(t);
+		return r;
+	}
+	return 0;
+}
+
+static void release_thread(const struct task *task, const struct thread *th, enum release_mode mode)
+{
+	if (!th->seized)
+		return;
+	if (ptrace(PTRACE_DETACH, th->tid, 0, 0) < 0 && errno != ESRCH)
+		pr_warn("pid %d: detaching thread %d: %s", task->pid, th->tid, strerror(errno));
+}
+
+void seize_release(struct pstree *t, enum release_mode mode)
+{
+	for (size_t i = 0; i < t->nr_tasks; i++) {
+		struct task *task = t->tasks[i];
+
+		if (mode == RELEASE_KILL) {
+			kill(task->pid, SIGKILL);
+			continue;
+		}
+		if (mode == RELEASE_STOP)
+			kill(task->pid, SIGSTOP);
+		for (size_t k = 0; k < task->nr_threads; k++)
+			release_thread(task, &task->threads[k], mode);
+	}
+	/* Killed tasks are reaped by their own parents; ptrace only needs them gone. */
+	if (mode == RELEASE_KILL)
+		for (size_t i = 0; i < t->nr_tasks; i++)
+			for (size_t k = 0; k < t->tasks[i]->nr_threads; k++)
+				if (t->tasks[i]->threads[k].seized)
+					waitpid(t->tasks[i]->threads[k].tid, NULL, __WALL);
+}

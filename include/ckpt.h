@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libckpt: checkpoint and restore of process trees.
+ *
+ * Every entry point takes an options struct whose first member is its size (set it with
+ * sizeof), so that the library can grow the struct without breaking callers. Functions
+ * return 0 (or a positive value) on success and a negative errno on failure; the reason is
+ * reported through the log callback.
+ */
+#ifndef CKPT_H
+#define CKPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CKPT_VERSION "0.1.0"
+
+enum ckpt_log_level {
+	CKPT_LOG_ERROR = 0,
+	CKPT_LOG_WARN = 1,
+	CKPT_LOG_INFO = 2,
+	CKPT_LOG_DEBUG = 3,
+};
+
+/* Receives every message at or below the level set; msg has no trailing newline. */
+typedef void (*ckpt_log_fn)(int level, const char *msg, void *userdata);
+void ckpt_set_log_fn(ckpt_log_fn fn, void *userdata);
+void ckpt_set_log_level(int level);
+
+/* An fd of the caller handed to the restored tree in place of an external one. */
+struct ckpt_inherit_fd {
+	int fd;          /* the caller's fd */
+	const char *key; /* the external object's key as `ckpt show` prints it, e.g. "pipe:[1234]" */
+};
+
+struct ckpt_dump_opts {
+	size_t sz;              /* sizeof(struct ckpt_dump_opts) */
+	pid_t pid;              /* root of the tree: it and its descendants are dumped */
+	const char *images_dir; /* created (0700) when missing */
+	bool leave_running;     /* -R: resume the tree after the dump */
+	bool leave_stopped;     /* -s: leave the tree stopped (SIGSTOP) after the dump */
+	bool shell_job;         /* the root's session and tty are outside the tree */
+	const char *freeze_cgroup; /* freeze this cgroup (v1 freezer or v2) around the dump */
+};
+
+struct ckpt_dump_stats {
+	uint32_t nr_tasks;
+	uint32_t nr_threads;
+	uint64_t frozen_ns;     /* from the first seize to the release */
+	uint64_t total_ns;
+	uint64_t pages_written;
+	uint64_t bytes_written; /* all image files */
+};
+
+int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats *ret_stats);
+
+struct ckpt_restore_opts {
+	size_t sz;              /* sizeof(struct ckpt_restore_opts) */
+	const char *images_dir;
+	bool detach;            /* -d: return once the tree runs */
+	bool no_pidns;          /* restore into the caller's PID namespace */
+	bool shell_job;         /* give the tree the caller's terminal and session */
+	const char *pidfile;    /* written with the host pid of the restored root */
+	const struct ckpt_inherit_fd *inherit_fds;
+	size_t n_inherit_fds;
+};
+
+/*
+ * Restore the tree of images_dir. With detach, returns once it runs, *ret_pid the host pid
+ * of its root. Without, waits for the root to end and stores its wait status in
+ * *ret_status.
+ */
+int ckpt_restore(const struct ckpt_restore_opts *opts, pid_t *ret_pid, int *ret_status);
+
+/* One kernel feature ckpt relies on or can use. */
+struct ckpt_feature {
+	const char *name;
+	bool present;
+	bool required; /* dump/restore cannot work without it */
+	const char *detail;
+};
+
+/*
+ * Probe the kernel and CPU (once; cached). *ret points at a static table of *ret_n entries.
+ * Returns 0 when every required feature is present, -ENOTSUP otherwise.
+ */
+int ckpt_check(const struct ckpt_feature **ret, size_t *ret_n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
