@@ -938,6 +938,10 @@ const struct kerndat *kerndat_get(void)
 	return &kd_cache;
 }
 
+/*
+ * The table points at static storage valid for the life of the process. A missing required
+ * feature is -ENOTSUP and is not logged: the caller prints the table as it sees fit.
+ */
 _public_ int ckpt_check(const struct ckpt_feature **ret, size_t *ret_n)
 {
 	const struct kerndat *kd = kerndat_get();

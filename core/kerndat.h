@@ -51,9 +51,12 @@ struct kerndat {
 /*
  * The probed features. The first call runs the probes (a few forked children, each reaped
  * before it returns); later calls return the cached struct. Safe to call from several threads.
- * Returns NULL with errno set (and an error logged) when a probe could not even be run (fork
- * or mmap failed); nothing is cached then and a later call tries again. A feature that is
- * merely absent is not a failure.
+ * Returns NULL with errno set (and an error logged) when a probe could not even be run (pipe,
+ * fork or wait failed); nothing is cached then and a later call tries again. A feature that
+ * is merely absent is not a failure. The caller must not reap children it did not start
+ * (waitpid(-1) from another thread, SIGCHLD set to SIG_IGN) while this runs.
+ *
+ * ckpt_check() (include/ckpt.h) prints the same results as a table of named features.
  */
 const struct kerndat *kerndat_get(void);
 

@@ -17,20 +17,20 @@
 #define PROC_PATH_LEN (sizeof("/proc//task//children") + 2 * sizeof("-2147483648"))
 
 /* Make room for one more element of arr (n used out of cap); 0 or -ENOMEM. */
-#define ARRAY_GROW(arr, cap, n)                                                          \
-	({                                                                               \
-		int _r_ = 0;                                                             \
-		if ((n) >= (cap)) {                                                      \
-			size_t _c_ = (cap) ? (cap) * 2 : 16;                             \
-			__typeof__(arr) _a_ = reallocarray((arr), _c_, sizeof(*(arr)));  \
-			if (_a_) {                                                       \
-				(arr) = _a_;                                             \
-				(cap) = _c_;                                             \
-			} else {                                                         \
-				_r_ = -ENOMEM;                                           \
-			}                                                                \
-		}                                                                        \
-		_r_;                                                                     \
+#define ARRAY_GROW(arr, cap, n)                                                         \
+	({                                                                              \
+		int _r_ = 0;                                                            \
+		if ((n) >= (cap)) {                                                     \
+			size_t _c_ = (cap) ? (cap)*2 : 16;                              \
+			__typeof__(arr) _a_ = reallocarray((arr), _c_, sizeof(*(arr))); \
+			if (_a_) {                                                      \
+				(arr) = _a_;                                            \
+				(cap) = _c_;                                            \
+			} else {                                                        \
+				_r_ = -ENOMEM;                                          \
+			}                                                               \
+		}                                                                       \
+		_r_;                                                                    \
 	})
 
 /* ---- tokens ---- */
@@ -206,10 +206,10 @@ static const struct {
 	char code[3];
 	uint32_t bit;
 } vm_flags[] = {
-	{ "gd", VMA_MADV_GROWSDOWN }, { "lo", VMA_MADV_LOCKED },   { "dc", VMA_MADV_DONTFORK },
-	{ "dd", VMA_MADV_DONTDUMP },  { "hg", VMA_MADV_HUGEPAGE }, { "nh", VMA_MADV_NOHUGEPAGE },
-	{ "mg", VMA_MADV_MERGEABLE }, { "wf", VMA_MADV_WIPEONFORK }, { "io", VMA_MADV_IO },
-	{ "pf", VMA_MADV_PFNMAP },    { "sh", VMA_MADV_SHARED },
+	{"gd", VMA_MADV_GROWSDOWN}, {"lo", VMA_MADV_LOCKED},	 {"dc", VMA_MADV_DONTFORK},
+	{"dd", VMA_MADV_DONTDUMP},  {"hg", VMA_MADV_HUGEPAGE},	 {"nh", VMA_MADV_NOHUGEPAGE},
+	{"mg", VMA_MADV_MERGEABLE}, {"wf", VMA_MADV_WIPEONFORK}, {"io", VMA_MADV_IO},
+	{"pf", VMA_MADV_PFNMAP},    {"sh", VMA_MADV_SHARED},
 };
 
 /* "hex-hex " starts a VMA; the "Key:" lines that follow one never do. */
@@ -267,8 +267,7 @@ static int parse_vma_header(char *line, struct proc_vma *v)
 		return bad_input("smaps: VMA line cut short");
 	sep = strchr(range, '-');
 	*sep = '\0';
-	if (parse_u64(range, 16, &v->start) < 0 || parse_u64(sep + 1, 16, &v->end) < 0 ||
-	    v->start >= v->end)
+	if (parse_u64(range, 16, &v->start) < 0 || parse_u64(sep + 1, 16, &v->end) < 0 || v->start >= v->end)
 		return bad_input("smaps: bad address range '%s-%s'", range, sep + 1);
 	if (parse_perms(perms, v) < 0)
 		return bad_input("smaps: bad permissions '%s'", perms);
@@ -362,9 +361,9 @@ int proc_parse_smaps(pid_t pid, struct proc_vma **ret, size_t *ret_n)
 /* ---- status ---- */
 
 enum status_kind {
-	ST_PID,     /* pid_t, may be 0 */
+	ST_PID,	    /* pid_t, may be 0 */
 	ST_LASTPID, /* tab-separated pids, one per PID namespace: keep the innermost */
-	ST_IDS,     /* four uids or gids */
+	ST_IDS,	    /* four uids or gids */
 	ST_HEX64,
 	ST_OCT32,
 	ST_U32,
@@ -379,30 +378,30 @@ static const struct status_field {
 	size_t off;
 	bool required;
 } status_fields[] = {
-	{ "Umask", ST_OCT32, offsetof(struct proc_status, umask), false },
-	{ "Tgid", ST_PID, offsetof(struct proc_status, tgid), true },
-	{ "Pid", ST_PID, offsetof(struct proc_status, pid), true },
-	{ "PPid", ST_PID, offsetof(struct proc_status, ppid), true },
-	{ "NStgid", ST_LASTPID, offsetof(struct proc_status, ns_tgid), false },
-	{ "NSpid", ST_LASTPID, offsetof(struct proc_status, ns_pid), false },
-	{ "NSpgid", ST_LASTPID, offsetof(struct proc_status, ns_pgid), false },
-	{ "NSsid", ST_LASTPID, offsetof(struct proc_status, ns_sid), false },
-	{ "Uid", ST_IDS, offsetof(struct proc_status, uid), true },
-	{ "Gid", ST_IDS, offsetof(struct proc_status, gid), true },
-	{ "CapInh", ST_HEX64, offsetof(struct proc_status, cap_inh), true },
-	{ "CapPrm", ST_HEX64, offsetof(struct proc_status, cap_prm), true },
-	{ "CapEff", ST_HEX64, offsetof(struct proc_status, cap_eff), true },
-	{ "CapBnd", ST_HEX64, offsetof(struct proc_status, cap_bnd), true },
-	{ "CapAmb", ST_HEX64, offsetof(struct proc_status, cap_amb), false },
-	{ "NoNewPrivs", ST_BOOL, offsetof(struct proc_status, no_new_privs), false },
-	{ "Seccomp", ST_INT, offsetof(struct proc_status, seccomp), false },
-	{ "SigPnd", ST_HEX64, offsetof(struct proc_status, sig_pnd), true },
-	{ "ShdPnd", ST_HEX64, offsetof(struct proc_status, shd_pnd), true },
-	{ "SigBlk", ST_HEX64, offsetof(struct proc_status, sig_blk), true },
-	{ "SigIgn", ST_HEX64, offsetof(struct proc_status, sig_ign), true },
-	{ "SigCgt", ST_HEX64, offsetof(struct proc_status, sig_cgt), true },
-	{ "Threads", ST_U32, offsetof(struct proc_status, threads), true },
-	{ "Kthread", ST_BOOL, offsetof(struct proc_status, kthread), false },
+	{"Umask", ST_OCT32, offsetof(struct proc_status, umask), false},
+	{"Tgid", ST_PID, offsetof(struct proc_status, tgid), true},
+	{"Pid", ST_PID, offsetof(struct proc_status, pid), true},
+	{"PPid", ST_PID, offsetof(struct proc_status, ppid), true},
+	{"NStgid", ST_LASTPID, offsetof(struct proc_status, ns_tgid), false},
+	{"NSpid", ST_LASTPID, offsetof(struct proc_status, ns_pid), false},
+	{"NSpgid", ST_LASTPID, offsetof(struct proc_status, ns_pgid), false},
+	{"NSsid", ST_LASTPID, offsetof(struct proc_status, ns_sid), false},
+	{"Uid", ST_IDS, offsetof(struct proc_status, uid), true},
+	{"Gid", ST_IDS, offsetof(struct proc_status, gid), true},
+	{"CapInh", ST_HEX64, offsetof(struct proc_status, cap_inh), true},
+	{"CapPrm", ST_HEX64, offsetof(struct proc_status, cap_prm), true},
+	{"CapEff", ST_HEX64, offsetof(struct proc_status, cap_eff), true},
+	{"CapBnd", ST_HEX64, offsetof(struct proc_status, cap_bnd), true},
+	{"CapAmb", ST_HEX64, offsetof(struct proc_status, cap_amb), false},
+	{"NoNewPrivs", ST_BOOL, offsetof(struct proc_status, no_new_privs), false},
+	{"Seccomp", ST_INT, offsetof(struct proc_status, seccomp), false},
+	{"SigPnd", ST_HEX64, offsetof(struct proc_status, sig_pnd), true},
+	{"ShdPnd", ST_HEX64, offsetof(struct proc_status, shd_pnd), true},
+	{"SigBlk", ST_HEX64, offsetof(struct proc_status, sig_blk), true},
+	{"SigIgn", ST_HEX64, offsetof(struct proc_status, sig_ign), true},
+	{"SigCgt", ST_HEX64, offsetof(struct proc_status, sig_cgt), true},
+	{"Threads", ST_U32, offsetof(struct proc_status, threads), true},
+	{"Kthread", ST_BOOL, offsetof(struct proc_status, kthread), false},
 };
 
 static int parse_last_pid(char *p, pid_t *ret)
@@ -492,7 +491,7 @@ static int parse_name(const char *val, struct proc_status *st)
 }
 
 /* Lines of status parsed by hand. */
-static const char *const status_special[] = { "Name", "State", "Groups" };
+static const char *const status_special[] = {"Name", "State", "Groups"};
 #define STATUS_SPECIAL_ALL ((1u << ARRAY_SIZE(status_special)) - 1)
 
 static int parse_state(char *val, struct proc_status *st)
@@ -567,7 +566,7 @@ void proc_status_free(struct proc_status *st)
 
 int proc_parse_status_buf(const char *buf, struct proc_status *ret)
 {
-	_cleanup_(proc_status_free) struct proc_status st = { .ns_tgid = -1, .ns_pid = -1 };
+	_cleanup_(proc_status_free) struct proc_status st = {.ns_tgid = -1, .ns_pid = -1};
 	_cleanup_free_ char *copy = NULL;
 	uint32_t seen = 0, seen_special = 0;
 	char *p, *line;
@@ -608,9 +607,9 @@ int proc_parse_status(pid_t pid, struct proc_status *ret)
 /* ---- stat ---- */
 
 /* Fields 3 (state) to 51 (env_end) of proc(5), the ones after "pid (comm)". */
-#define STAT_FIRST 3
-#define STAT_LAST 51
-#define STAT_F(f, n) ((f)[(n) - STAT_FIRST])
+#define STAT_FIRST   3
+#define STAT_LAST    51
+#define STAT_F(f, n) ((f)[(n)-STAT_FIRST])
 
 static int stat_fields(char *p, char **f)
 {
@@ -628,17 +627,12 @@ static int stat_u64s(char **f, struct proc_stat *st)
 		int field;
 		size_t off;
 	} u64s[] = {
-		{ 22, offsetof(struct proc_stat, start_time) },
-		{ 26, offsetof(struct proc_stat, start_code) },
-		{ 27, offsetof(struct proc_stat, end_code) },
-		{ 28, offsetof(struct proc_stat, start_stack) },
-		{ 45, offsetof(struct proc_stat, start_data) },
-		{ 46, offsetof(struct proc_stat, end_data) },
-		{ 47, offsetof(struct proc_stat, start_brk) },
-		{ 48, offsetof(struct proc_stat, arg_start) },
-		{ 49, offsetof(struct proc_stat, arg_end) },
-		{ 50, offsetof(struct proc_stat, env_start) },
-		{ 51, offsetof(struct proc_stat, env_end) },
+		{22, offsetof(struct proc_stat, start_time)}, {26, offsetof(struct proc_stat, start_code)},
+		{27, offsetof(struct proc_stat, end_code)},   {28, offsetof(struct proc_stat, start_stack)},
+		{45, offsetof(struct proc_stat, start_data)}, {46, offsetof(struct proc_stat, end_data)},
+		{47, offsetof(struct proc_stat, start_brk)},  {48, offsetof(struct proc_stat, arg_start)},
+		{49, offsetof(struct proc_stat, arg_end)},    {50, offsetof(struct proc_stat, env_start)},
+		{51, offsetof(struct proc_stat, env_end)},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(u64s); i++)
@@ -656,7 +650,8 @@ static int stat_parse_fields(char **f, struct proc_stat *st)
 	st->state = state[0];
 	if (parse_pid0(STAT_F(f, 4), &st->ppid) < 0 || parse_pid0(STAT_F(f, 5), &st->pgrp) < 0 ||
 	    parse_pid0(STAT_F(f, 6), &st->session) < 0 || parse_i32(STAT_F(f, 7), &st->tty_nr) < 0 ||
-	    parse_u32(STAT_F(f, 9), 10, &st->flags) < 0 || parse_u32(STAT_F(f, 20), 10, &st->num_threads) < 0 ||
+	    parse_u32(STAT_F(f, 9), 10, &st->flags) < 0 ||
+	    parse_u32(STAT_F(f, 20), 10, &st->num_threads) < 0 ||
 	    parse_i32(STAT_F(f, 38), &st->exit_signal) < 0)
 		return bad_input("stat: bad ppid, pgrp, session, tty, flags, threads or exit signal");
 	return stat_u64s(f, st);

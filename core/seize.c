@@ -217,10 +217,13 @@ void seize_release(struct pstree *t, enum release_mode mode)
 		for (size_t k = 0; k < task->nr_threads; k++)
 			release_thread(task, &task->threads[k], mode);
 	}
-	/* Killed tasks are reaped by their own parents; ptrace only needs them gone. */
+	/*
+	 * Collect the exits of the killed threads we trace (their parents reap the processes).
+	 * A traced group leader reports only after its other threads: wait for those first.
+	 */
 	if (mode == RELEASE_KILL)
 		for (size_t i = 0; i < t->nr_tasks; i++)
-			for (size_t k = 0; k < t->tasks[i]->nr_threads; k++)
+			for (size_t k = t->tasks[i]->nr_threads; k-- > 0;)
 				if (t->tasks[i]->threads[k].seized)
 					waitpid(t->tasks[i]->threads[k].tid, NULL, __WALL);
 }

@@ -56,13 +56,13 @@ static inline int sys_tgkill(pid_t tgid, pid_t tid, int sig)
 static inline ssize_t sys_process_vm_readv(pid_t pid, const struct iovec *l, unsigned long nl,
 					   const struct iovec *r, unsigned long nr)
 {
-	return sys_ret(syscall(__NR_process_vm_readv, pid, l, nl, r, nr, 0));
+	return sys_ret(syscall(__NR_process_vm_readv, pid, l, nl, r, nr, 0UL));
 }
 
 static inline ssize_t sys_process_vm_writev(pid_t pid, const struct iovec *l, unsigned long nl,
 					    const struct iovec *r, unsigned long nr)
 {
-	return sys_ret(syscall(__NR_process_vm_writev, pid, l, nl, r, nr, 0));
+	return sys_ret(syscall(__NR_process_vm_writev, pid, l, nl, r, nr, 0UL));
 }
 
 #endif

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -10,7 +11,10 @@ int safe_atou64(const char *s, int base, uint64_t *ret)
 	char *end;
 	unsigned long long v;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* strtoull() would skip blanks, take a sign, and a 0x prefix in base 16: refuse all. */
+	if (!s || !*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
+		return -EINVAL;
+	if (base == 16 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, base);
@@ -40,7 +44,7 @@ int safe_atoi32(const char *s, int32_t *ret)
 	char *end;
 	long v;
 
-	if (!s || !*s || *s == ' ')
+	if (!s || !*s || *s == '+' || isspace((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);

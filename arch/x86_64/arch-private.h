@@ -19,17 +19,16 @@ _Static_assert(sizeof(struct user_regs_struct) <= sizeof(arch_gpregs_t),
  * region, then the 64-byte XSAVE header, then the extended components at the offsets
  * CPUID.(EAX=0DH,ECX=i).EBX gives.
  */
-#define X86_FXSAVE_SIZE 512
-#define X86_XSAVE_HDR_OFF 512
-#define X86_XSAVE_HDR_SIZE 64
-#define X86_XSAVE_MIN (X86_XSAVE_HDR_OFF + X86_XSAVE_HDR_SIZE)
-#define X86_FXSAVE_MXCSR_OFF 24
+#define X86_FXSAVE_SIZE		  512
+#define X86_XSAVE_HDR_OFF	  512
+#define X86_XSAVE_HDR_SIZE	  64
+#define X86_XSAVE_MIN		  (X86_XSAVE_HDR_OFF + X86_XSAVE_HDR_SIZE)
+#define X86_FXSAVE_MXCSR_OFF	  24
 #define X86_FXSAVE_MXCSR_MASK_OFF 28
-/* The kernel's struct _fpx_sw_bytes sits in the FXSAVE "software available" bytes. */
-#define X86_FXSAVE_SW_OFF 464
-#define X86_FP_XSTATE_MAGIC1 0x46505853U
+/* NT_X86_XSTATE: the writer's XCR0 in the FXSAVE "software available" bytes. */
+#define X86_XSAVE_SW_XCR0_OFF 464
 
-#define XFEATURE_FP (1ULL << 0)
+#define XFEATURE_FP  (1ULL << 0)
 #define XFEATURE_SSE (1ULL << 1)
 #define XFEATURE_YMM (1ULL << 2)
 /* Components whose standard-format place is the same on every CPU: legacy area and YMM at 576. */
@@ -39,9 +38,9 @@ _Static_assert(sizeof(struct user_regs_struct) <= sizeof(arch_gpregs_t),
 #define X86_XSTATE_QUERY_SIZE (64 * 1024)
 
 /* From arch/x86/include/asm/... of Linux: syscall restart codes, never seen by user space. */
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
+#define ERESTARTSYS	      512
+#define ERESTARTNOINTR	      513
+#define ERESTARTNOHAND	      514
 #define ERESTART_RESTARTBLOCK 516
 
 /* This host's XSAVE facts, probed once from CPUID and XGETBV. */

@@ -17,7 +17,7 @@ const char *arch_name(void)
 
 int arch_gpregs_get(pid_t tid, arch_gpregs_t *ret)
 {
-	struct iovec iov = { ret->w, sizeof(struct user_regs_struct) };
+	struct iovec iov = {ret->w, sizeof(struct user_regs_struct)};
 
 	*ret = (arch_gpregs_t){};
 	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
@@ -30,7 +30,7 @@ int arch_gpregs_get(pid_t tid, arch_gpregs_t *ret)
 
 int x86_uregs_set(pid_t tid, const struct user_regs_struct *r)
 {
-	struct iovec iov = { (void *)r, sizeof(*r) };
+	struct iovec iov = {(void *)r, sizeof(*r)};
 
 	if (ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0)
 		return pr_perror("thread %d: PTRACE_SETREGSET NT_PRSTATUS (ip %#llx)", tid, r->rip);
@@ -148,7 +148,8 @@ int x86_gpregs_check(const X86Gpregs *g, char *why, size_t why_len)
 			       (unsigned long long)g->ss, h->user_ss);
 	if (!x86_selector_ok(g->ds) || !x86_selector_ok(g->es) || !x86_selector_ok(g->fs) ||
 	    !x86_selector_ok(g->gs))
-		return x86_why(why, why_len, -EINVAL, "a data segment selector is not a user one (ds %#llx "
+		return x86_why(why, why_len, -EINVAL,
+			       "a data segment selector is not a user one (ds %#llx "
 			       "es %#llx fs %#llx gs %#llx)",
 			       (unsigned long long)g->ds, (unsigned long long)g->es,
 			       (unsigned long long)g->fs, (unsigned long long)g->gs);

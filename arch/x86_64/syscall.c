@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 #include "arch-private.h"
 
-static const uint8_t x86_syscall_insn[] = { 0x0f, 0x05 }; /* syscall */
+static const uint8_t x86_syscall_insn[] = {0x0f, 0x05}; /* syscall */
 
 const uint8_t *arch_syscall_insn(size_t *ret_len)
 {
@@ -41,9 +41,8 @@ static int x86_wait_syscall_stop(pid_t tid, long nr)
 	if (WSTOPSIG(status) == (SIGTRAP | 0x80))
 		return STOP_SYSCALL;
 	ev = status >> 16;
-	if (WSTOPSIG(status) == SIGTRAP &&
-	    (ev == PTRACE_EVENT_CLONE || ev == PTRACE_EVENT_FORK || ev == PTRACE_EVENT_VFORK ||
-	     ev == PTRACE_EVENT_VFORK_DONE))
+	if (WSTOPSIG(status) == SIGTRAP && (ev == PTRACE_EVENT_CLONE || ev == PTRACE_EVENT_FORK ||
+					    ev == PTRACE_EVENT_VFORK || ev == PTRACE_EVENT_VFORK_DONE))
 		return STOP_PASS;
 	if (ev == PTRACE_EVENT_EXIT)
 		return pr_err_errno(-ESRCH, "thread %d: exiting during injected syscall %ld", tid, nr);

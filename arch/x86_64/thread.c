@@ -28,7 +28,7 @@ static uint32_t get_u32(const uint8_t *p)
 static int x86_xstate_dump(pid_t tid, ThreadCoreX86 *x)
 {
 	_cleanup_free_ uint8_t *buf = malloc(X86_XSTATE_QUERY_SIZE);
-	struct iovec iov = { buf, X86_XSTATE_QUERY_SIZE };
+	struct iovec iov = {buf, X86_XSTATE_QUERY_SIZE};
 	uint8_t *shrunk;
 
 	if (!buf)
@@ -52,7 +52,7 @@ static int x86_xstate_dump(pid_t tid, ThreadCoreX86 *x)
 static int x86_fxsave_dump(pid_t tid, ThreadCoreX86 *x)
 {
 	_cleanup_free_ uint8_t *buf = malloc(X86_FXSAVE_SIZE);
-	struct iovec iov = { buf, X86_FXSAVE_SIZE };
+	struct iovec iov = {buf, X86_FXSAVE_SIZE};
 
 	if (!buf)
 		return -ENOMEM;
@@ -138,6 +138,25 @@ static bool x86_components_fit(uint64_t bv, size_t len)
 }
 
 /*
+ * NT_X86_XSTATE carries the XCR0 of the kernel that wrote it in the first 8 of the FXSAVE
+ * software bytes (offset 464, the convention gdb reads). An area written under this host's
+ * XCR0 must have this host's size; a shorter one was cut (or comes from a CPU of another
+ * vendor, whose layout for the same features differs: refused as well).
+ */
+static int x86_sw_xcr0_check(const uint8_t *p, size_t len, char *why, size_t why_len)
+{
+	const struct x86_host *h = x86_host();
+	uint64_t xcr0 = get_u64(p + X86_XSAVE_SW_XCR0_OFF);
+
+	if (xcr0 == h->xcr0 && len != h->xsave_size)
+		return x86_why(why, why_len, -EINVAL,
+			       "XSAVE area of %zu bytes written under XCR0 %#llx is truncated or has another "
+			       "CPU's layout: %u bytes here",
+			       len, (unsigned long long)xcr0, h->xsave_size);
+	return 0;
+}
+
+/*
  * A standard-format XSAVE area (Intel SDM vol. 1, 13.4.2): the kernel's NT_X86_XSTATE set
  * wants exactly its own size, no compacted format, zero reserved header bytes, and only
  * features it enabled. The image does not record the component offsets, so an area of another
@@ -148,6 +167,7 @@ static int x86_xsave_check(const uint8_t *p, size_t len, char *why, size_t why_l
 {
 	const struct x86_host *h = x86_host();
 	uint64_t bv, comp;
+	int r;
 
 	if (len < X86_XSAVE_MIN)
 		return x86_why(why, why_len, -EINVAL, "XSAVE area of %zu bytes is shorter than %d", len,
@@ -161,10 +181,14 @@ static int x86_xsave_check(const uint8_t *p, size_t len, char *why, size_t why_l
 		if (p[X86_XSAVE_HDR_OFF + i])
 			return x86_why(why, why_len, -EINVAL, "XSAVE header has reserved byte %zu set", i);
 	if (bv & ~h->xcr0)
-		return x86_why(why, why_len, -EINVAL,
-			       "xstate_bv %#llx uses features %#llx this CPU/kernel has not enabled (XCR0 %#llx)",
-			       (unsigned long long)bv, (unsigned long long)(bv & ~h->xcr0),
-			       (unsigned long long)h->xcr0);
+		return x86_why(
+			why, why_len, -EINVAL,
+			"xstate_bv %#llx uses features %#llx this CPU/kernel has not enabled (XCR0 %#llx)",
+			(unsigned long long)bv, (unsigned long long)(bv & ~h->xcr0),
+			(unsigned long long)h->xcr0);
+	r = x86_sw_xcr0_check(p, len, why, why_len);
+	if (r < 0)
+		return r;
 	if (len > h->xsave_size)
 		return x86_why(why, why_len, -EINVAL, "XSAVE area of %zu bytes is larger than this host's %u",
 			       len, h->xsave_size);
@@ -176,6 +200,22 @@ static int x86_xsave_check(const uint8_t *p, size_t len, char *why, size_t why_l
 	if (bv & XFEATURE_FIXED_LAYOUT)
 		return x86_mxcsr_check(p, why, why_len);
 	return 0;
+}
+
+/* This host has no XSAVE: only the legacy part of an XSAVE area can go in (NT_PRFPREG). */
+static int x86_xsave_legacy_check(const uint8_t *p, size_t len, char *why, size_t why_len)
+{
+	uint64_t bv;
+
+	if (len < X86_XSAVE_MIN)
+		return x86_why(why, why_len, -EINVAL, "XSAVE area of %zu bytes is shorter than %d", len,
+			       X86_XSAVE_MIN);
+	bv = get_u64(p + X86_XSAVE_HDR_OFF);
+	if (bv & ~(XFEATURE_FP | XFEATURE_SSE))
+		return x86_why(why, why_len, -EINVAL,
+			       "xstate_bv %#llx holds state beyond x87/SSE, and this CPU has no XSAVE",
+			       (unsigned long long)bv);
+	return x86_mxcsr_check(p, why, why_len);
 }
 
 int arch_thread_validate(const ThreadEntry *te, char *why, size_t why_len)
@@ -191,8 +231,8 @@ int arch_thread_validate(const ThreadEntry *te, char *why, size_t why_len)
 	if (r < 0)
 		return r;
 	if (x->has_xsave) {
-		if (!x86_host()->osxsave && (get_u64(x->xsave.data + X86_XSAVE_HDR_OFF) & ~3ULL))
-			return x86_why(why, why_len, -EINVAL, "XSAVE state beyond x87/SSE on a CPU without XSAVE");
+		if (!x86_host()->osxsave)
+			return x86_xsave_legacy_check(x->xsave.data, x->xsave.len, why, why_len);
 		return x86_xsave_check(x->xsave.data, x->xsave.len, why, why_len);
 	}
 	if (x->has_fxsave) {
@@ -235,7 +275,7 @@ static int x86_xstate_restore(pid_t tid, const ThreadCoreX86 *x)
 {
 	size_t size = x86_host()->xsave_size;
 	_cleanup_free_ uint8_t *buf = calloc(1, size);
-	struct iovec iov = { buf, size };
+	struct iovec iov = {buf, size};
 
 	if (!buf)
 		return -ENOMEM;
@@ -247,7 +287,7 @@ static int x86_xstate_restore(pid_t tid, const ThreadCoreX86 *x)
 
 static int x86_fxsave_restore(pid_t tid, const uint8_t *area)
 {
-	struct iovec iov = { (void *)area, X86_FXSAVE_SIZE };
+	struct iovec iov = {(void *)area, X86_FXSAVE_SIZE};
 
 	if (ptrace(PTRACE_SETREGSET, tid, NT_PRFPREG, &iov) < 0)
 		return pr_perror("thread %d: PTRACE_SETREGSET NT_PRFPREG", tid);

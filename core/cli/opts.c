@@ -20,11 +20,12 @@ enum {
 };
 
 #define COMMON_SHORT ":hv::o:"
-#define COMMON_LONG                                                                    \
-	{"help", no_argument, NULL, 'h'}, {"verbosity", optional_argument, NULL, 'v'}, \
-	{                                                                              \
-		"log-file", required_argument, NULL, 'o'                               \
-	}
+/* clang-format off */
+#define COMMON_LONG                                            \
+	{ "help", no_argument, NULL, 'h' },                    \
+	{ "verbosity", optional_argument, NULL, 'v' },         \
+	{ "log-file", required_argument, NULL, 'o' }
+/* clang-format on */
 
 #define COMMON_HELP                                                                          \
 	"  -v, --verbosity[=N]     0 errors only, 1 also warnings (default), 2 also info,\n" \
@@ -55,24 +56,26 @@ static _printf_(3, 4) int usage_error(const char *verb, bool hint, const char *f
 	return -EINVAL;
 }
 
-/* getopt_long returned ':' or '?': name the option as the user wrote it. */
+/*
+ * getopt_long returned ':' or '?': name the option as the user wrote it. A long option is
+ * always argv[optind - 1]; a short one is optopt (its element may not be consumed yet).
+ */
 static int option_error(int c, char **argv, const struct verb_spec *spec)
 {
 	const char *arg = argv[optind - 1];
 	int len = (int)strcspn(arg, "=");
-	bool is_long = !strncmp(arg, "--", 2);
 	bool known = optopt >= 256 || (optopt > 0 && optopt != ':' && strchr(spec->shortopts, optopt));
 
-	if (c == ':' && is_long)
+	if (c == ':' && !strncmp(arg, "--", 2))
 		return usage_error(spec->name, true, "option '%.*s' requires an argument", len, arg);
 	if (c == ':')
 		return usage_error(spec->name, true, "option '-%c' requires an argument", optopt);
-	/* '?' for a known option: only a long one given "=value" it does not take. */
-	if (known && is_long)
-		return usage_error(spec->name, true, "option '%.*s' takes no argument", len, arg);
-	if (optopt > 0 && optopt < 256 && !is_long)
+	if (optopt == 0) /* an unknown or ambiguous long option */
+		return usage_error(spec->name, true, "unknown option '%.*s'", len, arg);
+	if (!known)
 		return usage_error(spec->name, true, "unknown option '-%c'", optopt);
-	return usage_error(spec->name, true, "unknown option '%.*s'", len, arg);
+	/* '?' for a known option: only a long one given "=value" it does not take. */
+	return usage_error(spec->name, true, "option '%.*s' takes no argument", len, arg);
 }
 
 int cli_parse_verbosity(const char *arg, int cur, int *ret)
@@ -139,7 +142,10 @@ static int parse_verb(const struct verb_spec *spec, int argc, char **argv, struc
 	while ((c = getopt_long(argc, argv, spec->shortopts, spec->longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			fputs(spec->help, stdout);
+			if (spec->help) {
+				fputs(spec->help, stdout);
+				fputs(COMMON_HELP, stdout);
+			}
 			return CLI_HELP;
 		case 'v':
 			if (cli_parse_verbosity(optarg, g->verbosity, &g->verbosity) < 0)
@@ -185,7 +191,11 @@ static int main_opt(int c, const char *arg, void *p)
 int cli_parse_main(int argc, char **argv, struct cli_main *ret)
 {
 	/* '+': stop at the verb; its options are the verb's. */
-	static const struct verb_spec spec = {NULL, "+" COMMON_SHORT "V", main_longopts, "", INT_MAX};
+	static const struct verb_spec spec = {
+		.shortopts = "+" COMMON_SHORT "V",
+		.longopts = main_longopts,
+		.max_args = INT_MAX,
+	};
 	int r, first;
 
 	*ret = (struct cli_main){0};
@@ -226,20 +236,21 @@ static const struct option dump_longopts[] = {
 };
 
 static const struct verb_spec dump_spec = {
-	"dump",
-	COMMON_SHORT "t:D:Rsj",
-	dump_longopts,
-	"Usage: ckpt dump -t PID [-D DIR] [options]\n"
-	"Checkpoint the process tree rooted at PID into DIR. The tree is killed afterwards\n"
-	"unless -R or -s is given.\n\n"
-	"  -t, --tree PID          root of the tree to dump (required)\n"
-	"  -D, --images-dir DIR    where the images go (default: .); created, mode 0700,\n"
-	"                          when missing; the log goes to DIR/dump.log unless -o\n"
-	"  -R, --leave-running     let the tree run on after the dump\n"
-	"  -s, --leave-stopped     leave the tree stopped (SIGSTOP) after the dump\n"
-	"  -j, --shell-job         the tree's session and terminal belong to the caller\n"
-	"      --freeze-cgroup PATH freeze this cgroup (v1 freezer or v2) during the dump\n" COMMON_HELP,
-	0,
+	.name = "dump",
+	.shortopts = COMMON_SHORT "t:D:Rsj",
+	.longopts = dump_longopts,
+	.help = "Usage: ckpt dump -t PID [-D DIR] [options]\n"
+		"Checkpoint the process tree rooted at PID into DIR. The tree is killed afterwards\n"
+		"unless -R or -s is given.\n\n"
+		"  -t, --tree PID          root of the tree to dump (required)\n"
+		"  -D, --images-dir DIR    where the images go (default: .); created, mode 0700,\n"
+		"                          when missing; the log goes to DIR/dump.log unless -o\n"
+		"  -R, --leave-running     let the tree run on after the dump\n"
+		"  -s, --leave-stopped     leave the tree stopped (SIGSTOP) after the dump\n"
+		"  -j, --shell-job         the tree's session and terminal belong to the caller\n"
+		"      --freeze-cgroup PATH\n"
+		"                          freeze this cgroup (v1 freezer or v2) during the dump\n",
+	.max_args = 0,
 };
 
 static int dump_opt(int c, const char *arg, void *p)
@@ -296,22 +307,22 @@ static const struct option restore_longopts[] = {
 };
 
 static const struct verb_spec restore_spec = {
-	"restore",
-	COMMON_SHORT "D:dj",
-	restore_longopts,
-	"Usage: ckpt restore [-D DIR] [options]\n"
-	"Restore the process tree checkpointed in DIR and, without -d, wait for its root: ckpt\n"
-	"then exits with the root's exit code, or 128+N when signal N killed it. DIR is only\n"
-	"read.\n\n"
-	"  -D, --images-dir DIR    the checkpoint (default: .)\n"
-	"  -d, --restore-detached  return once the tree runs\n"
-	"      --pidfile FILE      write the host pid of the restored root to FILE\n"
-	"      --no-pidns          restore into this PID namespace (pids must be free)\n"
-	"  -j, --shell-job         give the tree this terminal and session\n"
-	"      --inherit-fd fd[N]:KEY\n"
-	"                          use this process's open fd N for the external object KEY\n"
-	"                          (as 'ckpt show' prints it, e.g. pipe:[1234]); repeatable\n" COMMON_HELP,
-	0,
+	.name = "restore",
+	.shortopts = COMMON_SHORT "D:dj",
+	.longopts = restore_longopts,
+	.help = "Usage: ckpt restore [-D DIR] [options]\n"
+		"Restore the process tree checkpointed in DIR and, without -d, wait for its root: ckpt\n"
+		"then exits with the root's exit code, or 128+N when signal N killed it. DIR is only\n"
+		"read.\n\n"
+		"  -D, --images-dir DIR    the checkpoint (default: .)\n"
+		"  -d, --restore-detached  return once the tree runs\n"
+		"      --pidfile FILE      write the host pid of the restored root to FILE\n"
+		"      --no-pidns          restore into this PID namespace (pids must be free)\n"
+		"  -j, --shell-job         give the tree this terminal and session\n"
+		"      --inherit-fd fd[N]:KEY\n"
+		"                          use this process's open fd N for the external object KEY\n"
+		"                          (as 'ckpt show' prints it, e.g. pipe:[1234]); repeatable\n",
+	.max_args = 0,
 };
 
 static int add_inherit_fd(struct cli_restore *r, const char *arg)
@@ -389,13 +400,13 @@ static const struct option check_longopts[] = {
 };
 
 static const struct verb_spec check_spec = {
-	"check",
-	COMMON_SHORT,
-	check_longopts,
-	"Usage: ckpt check [options]\n"
-	"Probe the kernel features ckpt needs or can use and print one line for each. Exits 1\n"
-	"when a required one is missing.\n\n" COMMON_HELP,
-	0,
+	.name = "check",
+	.shortopts = COMMON_SHORT,
+	.longopts = check_longopts,
+	.help = "Usage: ckpt check [options]\n"
+		"Probe the kernel features ckpt needs or can use and print one line for each. Exits 1\n"
+		"when a required one is missing.\n\n",
+	.max_args = 0,
 };
 
 static int no_opt(int c, const char *arg, void *p)
@@ -419,13 +430,13 @@ static const struct option show_longopts[] = {
 };
 
 static const struct verb_spec show_spec = {
-	"show",
-	COMMON_SHORT "D:",
-	show_longopts,
-	"Usage: ckpt show [DIR | -D DIR] [options]\n"
-	"Print every image of DIR (default: .) as one JSON document on stdout.\n\n"
-	"  -D, --images-dir DIR    the checkpoint, as the DIR argument\n" COMMON_HELP,
-	1,
+	.name = "show",
+	.shortopts = COMMON_SHORT "D:",
+	.longopts = show_longopts,
+	.help = "Usage: ckpt show [DIR | -D DIR] [options]\n"
+		"Print every image of DIR (default: .) as one JSON document on stdout.\n\n"
+		"  -D, --images-dir DIR    the checkpoint, as the DIR argument\n",
+	.max_args = 1,
 };
 
 static int show_opt(int c, const char *arg, void *p)

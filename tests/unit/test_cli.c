@@ -214,7 +214,8 @@ static void inherit_fd_forms(void **state)
 	assert_int_equal(cli_parse_inherit_fd(arg, &in), 0);
 	assert_int_equal(in.fd, p[0]);
 	assert_string_equal(in.key, "pipe:[1234]");
-	assert_int_equal(cli_parse_inherit_fd("fd[0]:tty:[136:3]", &in), 0);
+	snprintf(arg, sizeof(arg), "fd[%d]:tty:[136:3]", p[1]);
+	assert_int_equal(cli_parse_inherit_fd(arg, &in), 0);
 	assert_string_equal(in.key, "tty:[136:3]");
 
 	static const char *const bad[] = {
@@ -252,6 +253,8 @@ static void inherit_fd_forms(void **state)
 static void restore_options(void **state)
 {
 	struct cli_restore r;
+	char a0[32], a1[32];
+	int p[2];
 
 	assert_int_equal(RESTORE(&r, "restore"), CLI_RUN);
 	assert_string_equal(r.opts.images_dir, ".");
@@ -260,8 +263,11 @@ static void restore_options(void **state)
 	assert_int_equal(r.opts.n_inherit_fds, 0);
 	cli_restore_free(&r);
 
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	snprintf(a0, sizeof(a0), "fd[%d]:pipe:[1]", p[0]);
+	snprintf(a1, sizeof(a1), "--inherit-fd=fd[%d]:pipe:[2]", p[1]);
 	assert_int_equal(RESTORE(&r, "restore", "-D", "img", "-d", "--pidfile", "/run/p", "--no-pidns", "-j",
-				 "--inherit-fd", "fd[0]:pipe:[1]", "--inherit-fd=fd[2]:pipe:[2]"),
+				 "--inherit-fd", a0, a1),
 			 CLI_RUN);
 	assert_string_equal(r.opts.images_dir, "img");
 	assert_true(r.opts.detach);
@@ -270,15 +276,19 @@ static void restore_options(void **state)
 	assert_true(r.opts.shell_job);
 	assert_int_equal(r.opts.n_inherit_fds, 2);
 	assert_ptr_equal(r.opts.inherit_fds, r.inherit_fds);
-	assert_int_equal(r.opts.inherit_fds[0].fd, 0);
+	assert_int_equal(r.opts.inherit_fds[0].fd, p[0]);
+	assert_int_equal(r.opts.inherit_fds[1].fd, p[1]);
 	assert_string_equal(r.opts.inherit_fds[1].key, "pipe:[2]");
 	cli_restore_free(&r);
+	/* one key twice */
+	snprintf(a1, sizeof(a1), "fd[%d]:pipe:[1]", p[1]);
+	assert_int_equal(RESTORE(&r, "restore", "--inherit-fd", a0, "--inherit-fd", a1), -EINVAL);
+	close(p[0]);
+	close(p[1]);
 
 	assert_int_equal(RESTORE(&r, "restore", "--restore-detached", "--shell-job"), CLI_RUN);
 	assert_true(r.opts.detach);
 	cli_restore_free(&r);
-	assert_int_equal(RESTORE(&r, "restore", "--inherit-fd", "fd[0]:k", "--inherit-fd", "fd[2]:k"),
-			 -EINVAL);
 	assert_int_equal(RESTORE(&r, "restore", "--inherit-fd", "fd[x]:k"), -EINVAL);
 	assert_int_equal(RESTORE(&r, "restore", "--inherit-fd", "fd[1000000]:k"), -EINVAL);
 	assert_int_equal(RESTORE(&r, "restore", "--inherit-fd"), -EINVAL);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include "ckpt.h"
 #include "proc.h"
 #include "util.h"
 
@@ -31,7 +32,8 @@ static const char smaps_fixture[] =
 	"7fccf0f13000-7fccf0f16000 rw-p 00000000 00:00 0 \n"
 	"Size:                 12 kB\n"
 	"VmFlags: rd wr mr mw me ac dd wf \n"
-	"7fccf1100000-7fccf1200000 rw-s 0001a000 103:02 1234567                    /tmp/my data file (deleted)\n"
+	"7fccf1100000-7fccf1200000 rw-s 0001a000 103:02 1234567                    /tmp/my data file "
+	"(deleted)\n"
 	"Size:               1024 kB\n"
 	"VmFlags: rd wr sh mr mw me ms lo dc \n"
 	"7fe1270b2000-7fe1270b4000 r--p 00000000 00:00 0                          [vvar_vclock]\n"
@@ -130,21 +132,21 @@ static void test_smaps_odd_paths(void **state)
 static void test_smaps_garbage(void **state)
 {
 	static const char *const bad[] = {
-		"Size: 4 kB\n",                                         /* no VMA first */
-		"1000-2000 r--p 00000000 08:01\n",                      /* no inode */
-		"1000-2000 r--p 00000000 08:01 12 /x",                  /* no final newline */
-		"1000-2000 rw-p 0000zz00 08:01 12 /x\n",                /* offset */
-		"1000-2000 rwxq 00000000 08:01 12 /x\n",                /* perms */
-		"1000-2000 rw 00000000 08:01 12 /x\n",                  /* perms */
-		"2000-1000 r--p 00000000 08:01 12 /x\n",                /* start > end */
-		"1000-1000 r--p 00000000 08:01 12 /x\n",                /* empty */
-		"1000-2000 r--p 00000000 0801 12 /x\n",                 /* device */
-		"1000-2000 r--p 00000000 08:01 1x2 /x\n",               /* inode */
-		"1000-2000 r--p 00000000 08:01 -1 /x\n",                /* inode */
+		"Size: 4 kB\n",						   /* no VMA first */
+		"1000-2000 r--p 00000000 08:01\n",			   /* no inode */
+		"1000-2000 r--p 00000000 08:01 12 /x",			   /* no final newline */
+		"1000-2000 rw-p 0000zz00 08:01 12 /x\n",		   /* offset */
+		"1000-2000 rwxq 00000000 08:01 12 /x\n",		   /* perms */
+		"1000-2000 rw 00000000 08:01 12 /x\n",			   /* perms */
+		"2000-1000 r--p 00000000 08:01 12 /x\n",		   /* start > end */
+		"1000-1000 r--p 00000000 08:01 12 /x\n",		   /* empty */
+		"1000-2000 r--p 00000000 0801 12 /x\n",			   /* device */
+		"1000-2000 r--p 00000000 08:01 1x2 /x\n",		   /* inode */
+		"1000-2000 r--p 00000000 08:01 -1 /x\n",		   /* inode */
 		"1000-2000 r--p 00000000 08:01 99999999999999999999 /x\n", /* inode overflow */
-		"1000-12345678901234567 r--p 00000000 08:01 1 /x\n",    /* end overflow */
-		"1000-2000 r--p 0x000000 08:01 1 /x\n",                 /* 0x prefix */
-		"1000-2000 r--p 00000000 08:1ffffffff 1 /x\n",          /* minor too large */
+		"1000-12345678901234567 r--p 00000000 08:01 1 /x\n",	   /* end overflow */
+		"1000-2000 r--p 0x000000 08:01 1 /x\n",			   /* 0x prefix */
+		"1000-2000 r--p 00000000 08:1ffffffff 1 /x\n",		   /* minor too large */
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -191,49 +193,48 @@ static void test_smaps_live(void **state)
 
 /* ---- status ---- */
 
-static const char status_fixture[] =
-	"Name:\ta) b (c\n"
-	"Umask:\t0027\n"
-	"State:\tS (sleeping)\n"
-	"Tgid:\t5266\n"
-	"Ngid:\t0\n"
-	"Pid:\t5267\n"
-	"PPid:\t5264\n"
-	"TracerPid:\t0\n"
-	"Uid:\t1000\t1001\t1002\t1003\n"
-	"Gid:\t100\t101\t102\t103\n"
-	"FDSize:\t256\n"
-	"Groups:\t4 24 27 4294967294 \n"
-	"NStgid:\t5266\t12\t1\n"
-	"NSpid:\t5267\t13\t2\n"
-	"NSpgid:\t5264\t10\t1\n"
-	"NSsid:\t3083\t9\t1\n"
-	"Kthread:\t0\n"
-	"VmPeak:\t    3060 kB\n"
-	"VmRSS:\t    1732 kB\n"
-	"untag_mask:\t0xffffffffffffffff\n"
-	"Threads:\t2\n"
-	"SigQ:\t0/96364\n"
-	"SigPnd:\t0000000000000100\n"
-	"ShdPnd:\t0000000000004000\n"
-	"SigBlk:\t0000000000010000\n"
-	"SigIgn:\t0000000000001000\n"
-	"SigCgt:\t0000000180004002\n"
-	"CapInh:\t0000000000000000\n"
-	"CapPrm:\t000001fffeffffff\n"
-	"CapEff:\t000001fffeffffff\n"
-	"CapBnd:\t000001ffffffffff\n"
-	"CapAmb:\t0000000000000001\n"
-	"NoNewPrivs:\t1\n"
-	"Seccomp:\t2\n"
-	"Seccomp_filters:\t1\n"
-	"Speculation_Store_Bypass:\tvulnerable\n"
-	"SpeculationIndirectBranch:\talways enabled\n"
-	"Cpus_allowed:\t3\n"
-	"Cpus_allowed_list:\t0-1\n"
-	"Mems_allowed_list:\t0\n"
-	"voluntary_ctxt_switches:\t1\n"
-	"nonvoluntary_ctxt_switches:\t0\n";
+static const char status_fixture[] = "Name:\ta) b (c\n"
+				     "Umask:\t0027\n"
+				     "State:\tS (sleeping)\n"
+				     "Tgid:\t5266\n"
+				     "Ngid:\t0\n"
+				     "Pid:\t5267\n"
+				     "PPid:\t5264\n"
+				     "TracerPid:\t0\n"
+				     "Uid:\t1000\t1001\t1002\t1003\n"
+				     "Gid:\t100\t101\t102\t103\n"
+				     "FDSize:\t256\n"
+				     "Groups:\t4 24 27 4294967294 \n"
+				     "NStgid:\t5266\t12\t1\n"
+				     "NSpid:\t5267\t13\t2\n"
+				     "NSpgid:\t5264\t10\t1\n"
+				     "NSsid:\t3083\t9\t1\n"
+				     "Kthread:\t0\n"
+				     "VmPeak:\t    3060 kB\n"
+				     "VmRSS:\t    1732 kB\n"
+				     "untag_mask:\t0xffffffffffffffff\n"
+				     "Threads:\t2\n"
+				     "SigQ:\t0/96364\n"
+				     "SigPnd:\t0000000000000100\n"
+				     "ShdPnd:\t0000000000004000\n"
+				     "SigBlk:\t0000000000010000\n"
+				     "SigIgn:\t0000000000001000\n"
+				     "SigCgt:\t0000000180004002\n"
+				     "CapInh:\t0000000000000000\n"
+				     "CapPrm:\t000001fffeffffff\n"
+				     "CapEff:\t000001fffeffffff\n"
+				     "CapBnd:\t000001ffffffffff\n"
+				     "CapAmb:\t0000000000000001\n"
+				     "NoNewPrivs:\t1\n"
+				     "Seccomp:\t2\n"
+				     "Seccomp_filters:\t1\n"
+				     "Speculation_Store_Bypass:\tvulnerable\n"
+				     "SpeculationIndirectBranch:\talways enabled\n"
+				     "Cpus_allowed:\t3\n"
+				     "Cpus_allowed_list:\t0-1\n"
+				     "Mems_allowed_list:\t0\n"
+				     "voluntary_ctxt_switches:\t1\n"
+				     "nonvoluntary_ctxt_switches:\t0\n";
 
 static void test_status_fixture(void **state)
 {
@@ -339,30 +340,30 @@ static char *status_with(const char *key, const char *repl)
 static void test_status_garbage(void **state)
 {
 	static const char *const edits[][2] = {
-		{ "Pid:", "Pid:\t12x\n" },
-		{ "Pid:", "Pid:\t\n" },
-		{ "Pid:", "Pid:\t-1\n" },
-		{ "Pid:", "Pid:\t2147483648\n" },
-		{ "Pid:", "Pid:\t1 2\n" },
-		{ "Pid:", "" },
-		{ "Name:", "" },
-		{ "State:", "State:\n" },
-		{ "State:", "State:\t(sleeping)\n" },
-		{ "Uid:", "Uid:\t0\t0\t0\n" },
-		{ "Uid:", "Uid:\t0\t0\t0\t0\t0\n" },
-		{ "Gid:", "Gid:\t0\t0\tx\t0\n" },
-		{ "Groups:", "Groups:\t1 two\n" },
-		{ "Groups:", "" },
-		{ "NSpid:", "NSpid:\t\n" },
-		{ "NSpid:", "NSpid:\t1\tx\n" },
-		{ "CapEff:", "CapEff:\t000001fffeffffffff\n" },
-		{ "CapEff:", "CapEff:\t00000zfffeffffff\n" },
-		{ "CapEff:", "" },
-		{ "SigBlk:", "SigBlk:\t0x00000000000000\n" },
-		{ "Umask:", "Umask:\t0089\n" },
-		{ "NoNewPrivs:", "NoNewPrivs:\t2\n" },
-		{ "Threads:", "Threads:\t4294967296\n" },
-		{ "TracerPid:", "TracerPid 0\n" },
+		{"Pid:", "Pid:\t12x\n"},
+		{"Pid:", "Pid:\t\n"},
+		{"Pid:", "Pid:\t-1\n"},
+		{"Pid:", "Pid:\t2147483648\n"},
+		{"Pid:", "Pid:\t1 2\n"},
+		{"Pid:", ""},
+		{"Name:", ""},
+		{"State:", "State:\n"},
+		{"State:", "State:\t(sleeping)\n"},
+		{"Uid:", "Uid:\t0\t0\t0\n"},
+		{"Uid:", "Uid:\t0\t0\t0\t0\t0\n"},
+		{"Gid:", "Gid:\t0\t0\tx\t0\n"},
+		{"Groups:", "Groups:\t1 two\n"},
+		{"Groups:", ""},
+		{"NSpid:", "NSpid:\t\n"},
+		{"NSpid:", "NSpid:\t1\tx\n"},
+		{"CapEff:", "CapEff:\t000001fffeffffffff\n"},
+		{"CapEff:", "CapEff:\t00000zfffeffffff\n"},
+		{"CapEff:", ""},
+		{"SigBlk:", "SigBlk:\t0x00000000000000\n"},
+		{"Umask:", "Umask:\t0089\n"},
+		{"NoNewPrivs:", "NoNewPrivs:\t2\n"},
+		{"Threads:", "Threads:\t4294967296\n"},
+		{"TracerPid:", "TracerPid 0\n"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(edits); i++) {
@@ -378,7 +379,8 @@ static void test_status_garbage(void **state)
 static void test_status_truncated(void **state)
 {
 	struct proc_status st = {};
-	_cleanup_free_ char *s = strndup(status_fixture, strstr(status_fixture, "CapPrm:") - status_fixture + 12);
+	_cleanup_free_ char *s =
+		strndup(status_fixture, strstr(status_fixture, "CapPrm:") - status_fixture + 12);
 
 	assert_int_equal(proc_parse_status_buf("", &st), -EINVAL);
 	assert_int_equal(proc_parse_status_buf("\n", &st), -EINVAL);
@@ -445,12 +447,12 @@ static void test_stat_fixture(void **state)
 /* A comm with ") R 1 2 " and a newline in it, and a kernel thread's line. */
 static void test_stat_odd(void **state)
 {
-	static const char comm_trick[] =
-		"7 (x) R 1 2 \n) S 1 7 7 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 18446744073709551615 0 0 0 0 0 0 "
-		"0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
-	static const char kthreadd[] =
-		"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 19 0 0 18446744073709551615 0 0 0 0 0 0 0 "
-		"2147483647 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+	static const char comm_trick[] = "7 (x) R 1 2 \n) S 1 7 7 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 "
+					 "0 18446744073709551615 0 0 0 0 0 0 "
+					 "0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+	static const char kthreadd[] = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 19 0 0 "
+				       "18446744073709551615 0 0 0 0 0 0 0 "
+				       "2147483647 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
 	struct proc_stat st;
 
 	assert_int_equal(proc_parse_stat_buf(comm_trick, &st), 0);
@@ -472,21 +474,29 @@ static void test_stat_garbage(void **state)
 		"\n",
 		"5267 (cat) R 5264\n",
 		"5267 (cat R 5264 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093\n",
-		"(cat) R 5264 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 0 0 0 0 "
+		"(cat) R 5264 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 "
+		"0 0 0 0 0 "
 		"0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6 7 0\n",
-		"x (cat) R 5264 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 0 0 0 0 "
+		"x (cat) R 5264 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 "
+		"0 0 0 0 0 0 "
 		"0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6 7 0\n",
-		"1 (cat) R x 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 0 0 0 0 "
+		"1 (cat) R x 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 "
+		"0 0 0 0 "
 		"0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6 7 0\n",
-		"1 (cat) RR 1 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 0 0 0 0 "
+		"1 (cat) RR 1 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 "
+		"0 0 0 0 0 "
 		"0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6 7 0\n",
-		"1 (cat) R 1 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 0 0 0 0 "
+		"1 (cat) R 1 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 "
+		"0 0 0 0 "
 		"0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6 99999999999999999999 0\n",
-		"1 (cat) R 1 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 0 0 0 0 "
+		"1 (cat) R 1 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 "
+		"0 0 0 0 "
 		"0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6 7 0", /* no newline */
-		"1 (cat) R 1  5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 0 0 0 0 "
+		"1 (cat) R 1  5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 "
+		"0 0 0 0 0 "
 		"0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6 7 0\n", /* double space */
-		"1 (cat) R 1 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 0 0 0 0 "
+		"1 (cat) R 1 5264 3083 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 66093 3133440 386 1 2 3 4 0 0 "
+		"0 0 0 0 "
 		"0 0 0 17 1 0 0 0 0 0 1 2 3 4 5 6\n", /* field 51 missing */
 	};
 	struct proc_stat st;
@@ -563,12 +573,14 @@ static void test_limits_garbage(void **state)
 {
 	struct rlimit rl[RLIM_NLIMITS];
 	_cleanup_free_ char *no_header = strdup(strchr(limits_fixture, '\n') + 1);
-	_cleanup_free_ char *missing = strndup(limits_fixture, strstr(limits_fixture, "Max realtime timeout") - limits_fixture);
+	_cleanup_free_ char *missing =
+		strndup(limits_fixture, strstr(limits_fixture, "Max realtime timeout") - limits_fixture);
 	_cleanup_free_ char *dup = NULL, *letters = strdup(limits_fixture), *huge = NULL, *onecol = NULL;
 
 	assert_true(asprintf(&dup, "%s%s", limits_fixture, "Max cpu time              1 1 seconds\n") > 0);
 	memcpy(strstr(letters, "8388608"), "83886o8", 7);
-	assert_true(asprintf(&huge, "%sMax realtime timeout      18446744073709551616 unlimited us\n", missing) > 0);
+	assert_true(asprintf(&huge, "%sMax realtime timeout      18446744073709551616 unlimited us\n",
+			     missing) > 0);
 	assert_true(asprintf(&onecol, "%sMax realtime timeout      unlimited\n", missing) > 0);
 
 	assert_int_equal(proc_parse_limits_buf("", rl), -EINVAL);
@@ -611,11 +623,12 @@ static void test_fdinfo_fixture(void **state)
 				  "flags:\t02102002\n"
 				  "mnt_id:\t31\n"
 				  "ino:\t917511\n";
-	static const char epoll[] = "pos:\t0\n"
-				    "flags:\t02\n"
-				    "mnt_id:\t16\n"
-				    "ino:\t2081\n"
-				    "tfd:        5 events:       19 data:                5  pos:77 ino:1e sdev:16\n";
+	static const char epoll[] =
+		"pos:\t0\n"
+		"flags:\t02\n"
+		"mnt_id:\t16\n"
+		"ino:\t2081\n"
+		"tfd:        5 events:       19 data:                5  pos:77 ino:1e sdev:16\n";
 	static const char old[] = "pos:\t7\nflags:\t0100000\nmnt_id:\t23\n"; /* before Linux 5.14: no ino */
 	struct proc_fdinfo fi;
 
@@ -642,9 +655,9 @@ static void test_fdinfo_garbage(void **state)
 	static const char *const bad[] = {
 		"",
 		"\n",
-		"pos:\t0\nflags:\t02\n",               /* no mnt_id */
-		"flags:\t02\nmnt_id:\t1\n",            /* no pos */
-		"pos:\t0\nflags:\t09\nmnt_id:\t1\n",   /* not octal */
+		"pos:\t0\nflags:\t02\n",	     /* no mnt_id */
+		"flags:\t02\nmnt_id:\t1\n",	     /* no pos */
+		"pos:\t0\nflags:\t09\nmnt_id:\t1\n", /* not octal */
 		"pos:\tx\nflags:\t02\nmnt_id:\t1\n",
 		"pos:\t-1\nflags:\t02\nmnt_id:\t1\n",
 		"pos:\t0\nflags:\t02\nmnt_id:\t-3\n",
@@ -742,9 +755,9 @@ static void test_timers_fixture(void **state)
 static void test_timers_garbage(void **state)
 {
 	static const char *const bad[] = {
-		"ID: 1\n",                                                                       /* incomplete */
-		"ID: 1\nsignal: 14/0\nnotify: signal/pid.1\n",                                   /* no ClockID */
-		"signal: 14/0\nnotify: signal/pid.1\nClockID: 1\n",                              /* no ID */
+		"ID: 1\n",					    /* incomplete */
+		"ID: 1\nsignal: 14/0\nnotify: signal/pid.1\n",	    /* no ClockID */
+		"signal: 14/0\nnotify: signal/pid.1\nClockID: 1\n", /* no ID */
 		"ID: x\nsignal: 14/0\nnotify: signal/pid.1\nClockID: 1\n",
 		"ID: 1\nsignal: 14\nnotify: signal/pid.1\nClockID: 1\n",
 		"ID: 1\nsignal: 14/zz\nnotify: signal/pid.1\nClockID: 1\n",
@@ -755,7 +768,7 @@ static void test_timers_garbage(void **state)
 		"ID: 1\nsignal: 14/0\nnotify: none/tid.1\nClockID: 1\n",
 		"ID: 1\nsignal: 14/0\nnotify: signal/pid.x\nClockID: 1\n",
 		"ID: 1\nsignal: 14/0\nnotify: signal/pid.1\nClockID: one\n",
-		"ID: 1\nsignal: 14/0\nnotify: signal/pid.1\nClockID: 1",                        /* cut short */
+		"ID: 1\nsignal: 14/0\nnotify: signal/pid.1\nClockID: 1", /* cut short */
 		"ID: 1\nsignal: 14/0\nnotify: signal/pid.1\nClockID: 1\nID: 2\nsignal: 14/0\n", /* 2nd cut */
 		"garbage\n",
 	};
@@ -771,7 +784,7 @@ static void test_timers_garbage(void **state)
 
 static void test_timers_live(void **state)
 {
-	struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1 };
+	struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
 	struct proc_timer *t;
 	timer_t t1, t2, t3;
 	size_t n;
@@ -949,20 +962,20 @@ static void test_fds_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_smaps_fixture),   cmocka_unit_test(test_smaps_empty),
-		cmocka_unit_test(test_smaps_odd_paths), cmocka_unit_test(test_smaps_garbage),
-		cmocka_unit_test(test_smaps_live),      cmocka_unit_test(test_status_fixture),
-		cmocka_unit_test(test_status_kthread),  cmocka_unit_test(test_status_garbage),
+		cmocka_unit_test(test_smaps_fixture),	 cmocka_unit_test(test_smaps_empty),
+		cmocka_unit_test(test_smaps_odd_paths),	 cmocka_unit_test(test_smaps_garbage),
+		cmocka_unit_test(test_smaps_live),	 cmocka_unit_test(test_status_fixture),
+		cmocka_unit_test(test_status_kthread),	 cmocka_unit_test(test_status_garbage),
 		cmocka_unit_test(test_status_truncated), cmocka_unit_test(test_status_live),
-		cmocka_unit_test(test_stat_fixture),    cmocka_unit_test(test_stat_odd),
-		cmocka_unit_test(test_stat_garbage),    cmocka_unit_test(test_stat_live),
-		cmocka_unit_test(test_limits_fixture),  cmocka_unit_test(test_limits_garbage),
-		cmocka_unit_test(test_limits_live),     cmocka_unit_test(test_fdinfo_fixture),
-		cmocka_unit_test(test_fdinfo_garbage),  cmocka_unit_test(test_fdinfo_live),
-		cmocka_unit_test(test_timers_fixture),  cmocka_unit_test(test_timers_garbage),
-		cmocka_unit_test(test_timers_live),     cmocka_unit_test(test_auxv_live),
-		cmocka_unit_test(test_tasks_live),      cmocka_unit_test(test_tasks_gone),
-		cmocka_unit_test(test_children_live),   cmocka_unit_test(test_pid_list),
+		cmocka_unit_test(test_stat_fixture),	 cmocka_unit_test(test_stat_odd),
+		cmocka_unit_test(test_stat_garbage),	 cmocka_unit_test(test_stat_live),
+		cmocka_unit_test(test_limits_fixture),	 cmocka_unit_test(test_limits_garbage),
+		cmocka_unit_test(test_limits_live),	 cmocka_unit_test(test_fdinfo_fixture),
+		cmocka_unit_test(test_fdinfo_garbage),	 cmocka_unit_test(test_fdinfo_live),
+		cmocka_unit_test(test_timers_fixture),	 cmocka_unit_test(test_timers_garbage),
+		cmocka_unit_test(test_timers_live),	 cmocka_unit_test(test_auxv_live),
+		cmocka_unit_test(test_tasks_live),	 cmocka_unit_test(test_tasks_gone),
+		cmocka_unit_test(test_children_live),	 cmocka_unit_test(test_pid_list),
 		cmocka_unit_test(test_fds_live),
 	};
 
