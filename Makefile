@@ -61,6 +61,10 @@ $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
 	@echo "  PROTOC $<"
 	$(Q)protoc-c --proto_path=proto --c_out=$(B)/proto $<
 
+$(B)/proto/%.o: $(B)/proto/%.c $(PROTO_H)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
 $(B)/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -142,3 +146,6 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Parts with their own make fragments (ckptd/, spank/): each adds to all/test prerequisites.
+-include $(wildcard */*.mk)

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "dump-task.h"
 #include "files.h"
+#include "pipes.h"
 #include "image.h"
 #include "imgdir.h"
 #include "infect.h"
@@ -130,14 +131,13 @@ static int write_task_images(int dirfd, const struct task *task, TaskCoreEntry *
 
 static int vdso_checksum(struct arena *a, pid_t pid, const struct proc_vma *vdso, MmEntry *mm);
 
-static int dump_one_task(struct dump_ctx *ctx, struct task *task)
+static int dump_one_task(struct dump_ctx *ctx, struct task *task, const struct fd_list *fds)
 {
 	struct proc_vma *vmas = NULL;
 	const struct proc_vma *vdso;
 	struct proc_status st = {};
 	TaskCoreEntry core = TASK_CORE_ENTRY__INIT;
 	MmEntry mm = MM_ENTRY__INIT;
-	struct fd_list fds = {};
 	struct arena a = {};
 	size_t n = 0;
 	int r;
@@ -147,9 +147,6 @@ static int dump_one_task(struct dump_ctx *ctx, struct task *task)
 		pr_err_errno(r, "pid %d: reading its status", task->pid);
 		goto out;
 	}
-	r = files_collect(task, &fds);
-	if (r < 0)
-		goto out;
 	r = proc_parse_smaps(task->pid, &vmas, &n);
 	if (r < 0) {
 		pr_err_errno(r, "pid %d: reading its mappings", task->pid);
@@ -184,14 +181,13 @@ static int dump_one_task(struct dump_ctx *ctx, struct task *task)
 	r = mem_dump_pages(ctx->dirfd, task, &mm, &ctx->acc);
 	if (r < 0)
 		goto out;
-	r = files_write(ctx->dirfd, task, &fds);
+	r = files_write(ctx->dirfd, task, fds);
 	if (r < 0)
 		goto out;
 	r = write_task_images(ctx->dirfd, task, &core, &mm);
 out:
 	dump_task_free_threads(&core);
 	mem_free_vmas(&mm);
-	files_free(&fds);
 	proc_vmas_free(vmas, n);
 	proc_status_free(&st);
 	arena_free(&a);
@@ -286,6 +282,25 @@ static int write_inventory(struct dump_ctx *ctx)
 	return img_write_one(ctx->dirfd, "inventory.img", IMG_INVENTORY, &inv.base);
 }
 
+/* Files first, for the whole tree: whether a pipe is internal depends on every task. */
+static int dump_files_and_tasks(struct dump_ctx *ctx)
+{
+	size_t n = ctx->tree.nr_tasks;
+	struct fd_list *fds = calloc(n, sizeof(*fds));
+	int r = fds ? 0 : -ENOMEM;
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = files_collect(ctx->tree.tasks[i], &fds[i]);
+	if (r == 0)
+		r = pipes_dump(ctx->dirfd, &ctx->tree, fds);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = dump_one_task(ctx, ctx->tree.tasks[i], &fds[i]);
+	for (size_t i = 0; fds && i < n; i++)
+		files_free(&fds[i]);
+	free(fds);
+	return r;
+}
+
 static int dump_tree(struct dump_ctx *ctx)
 {
 	int r;
@@ -299,11 +314,9 @@ static int dump_tree(struct dump_ctx *ctx)
 	r = check_sessions(ctx);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < ctx->tree.nr_tasks; i++) {
-		r = dump_one_task(ctx, ctx->tree.tasks[i]);
-		if (r < 0)
-			return r;
-	}
+	r = dump_files_and_tasks(ctx);
+	if (r < 0)
+		return r;
 	r = write_pstree(ctx);
 	if (r < 0)
 		return r;

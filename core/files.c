@@ -59,6 +59,14 @@ static int fd_describe(const struct task *task, int fd, FdEntry *e)
 	e->mode = st.st_mode;
 	e->dev = st.st_dev;
 	e->ino = st.st_ino;
+	if (S_ISFIFO(st.st_mode) && !strncmp(link, "pipe:[", 6)) {
+		/* Internal or external is decided for the whole tree: pipes_dump(). */
+		e->kind = FD_KIND__FD_PIPE;
+		e->has_pipe_id = true;
+		e->pipe_id = st.st_ino;
+		e->ext_key = TAKE_PTR(link);
+		return 0;
+	}
 	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
 		return fd_external(e, link, false);
 	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev))

@@ -54,6 +54,7 @@ static const struct img_kind_info kinds[IMG__MAX] = {
 	[IMG_PAGEMAP] = {"pagemap", IMG_MAGIC('P', 'M'), true, &pagemap_entry__descriptor,
 			 &pagemap_head__descriptor},
 	[IMG_PAGES] = {"pages", IMG_MAGIC('P', 'G'), true, NULL, NULL},
+	[IMG_PIPES] = {"pipes", IMG_MAGIC('P', 'I'), false, &pipe_entry__descriptor, NULL},
 };
 
 struct img {

@@ -27,6 +27,7 @@ enum img_kind {
 	IMG_FDINFO,
 	IMG_PAGEMAP,
 	IMG_PAGES,
+	IMG_PIPES,
 	IMG__MAX,
 };
 

@@ -252,6 +252,10 @@ static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 		if (!e->path || e->path[0] != '/')
 			return pr_err("pid %u: fd %u: incomplete record", pid, e->fd), -EBADMSG;
 		return file_size_matches("file", pid, e->path, 0, false);
+	case FD_KIND__FD_PIPE:
+		if (!e->has_pipe_id || !rst_find_pipe(t, e->pipe_id))
+			return pr_err("pid %u: fd %u: its pipe is missing from 'pipes.img'", pid, e->fd), -EBADMSG;
+		return 0;
 	case FD_KIND__FD_EXTERNAL:
 		if (!e->ext_key)
 			return pr_err("pid %u: fd %u: incomplete record", pid, e->fd), -EBADMSG;
@@ -393,6 +397,81 @@ static int load_pagemap(struct rst_tree *t, struct rst_task *task)
 	return r;
 }
 
+struct rst_pipe *rst_find_pipe(const struct rst_tree *t, uint64_t id)
+{
+	for (size_t i = 0; i < t->n_pipes; i++)
+		if (t->pipes[i].pe->id == id)
+			return &t->pipes[i];
+	return NULL;
+}
+
+static int load_pipes(struct rst_tree *t)
+{
+	struct img *img;
+	ProtobufCMessage *m;
+	int r;
+
+	r = img_open(t->dirfd, "pipes.img", IMG_PIPES, &img);
+	if (r < 0)
+		return r;
+	while ((r = img_read_msg(img, &m)) > 0) {
+		PipeEntry *pe = (PipeEntry *)m;
+		struct rst_pipe *v;
+
+		if (rst_find_pipe(t, pe->id) || pe->size < 4096 || pe->size > (1u << 30) ||
+		    (pe->has_data && pe->data.len > pe->size)) {
+			pr_err("'pipes.img': bad record for pipe %" PRIu64, pe->id);
+			protobuf_c_message_free_unpacked(m, NULL);
+			r = -EBADMSG;
+			break;
+		}
+		v = realloc(t->pipes, (t->n_pipes + 1) * sizeof(*v));
+		if (!v) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			r = -ENOMEM;
+			break;
+		}
+		t->pipes = v;
+		t->pipes[t->n_pipes++] = (struct rst_pipe){ .pe = pe, .creator = -1, .fd_rd = -1, .fd_wr = -1 };
+	}
+	img_close(img);
+	return r;
+}
+
+static bool is_ancestor(const struct rst_tree *t, int a, int b)
+{
+	for (; b >= 0; b = t->tasks[b].parent)
+		if (a == b)
+			return true;
+	return false;
+}
+
+/* Who creates each pipe, and the fd numbers free in every task. */
+static int place_pipes(struct rst_tree *t)
+{
+	int top = 3;
+
+	for (size_t i = 0; i < t->n_tasks; i++)
+		for (size_t k = 0; k < t->tasks[i].n_fds; k++) {
+			const FdEntry *e = t->tasks[i].fds[k];
+			struct rst_pipe *p;
+
+			top = MAX(top, (int)e->fd + 1);
+			if (e->kind != FD_KIND__FD_PIPE)
+				continue;
+			p = rst_find_pipe(t, e->pipe_id);
+			if (p->creator < 0)
+				p->creator = (int)i;
+			while (!is_ancestor(t, p->creator, (int)i))
+				p->creator = t->tasks[p->creator].parent;
+		}
+	t->pipe_fd_base = top;
+	for (size_t i = 0; i < t->n_pipes; i++)
+		if (t->pipes[i].creator < 0)
+			return pr_err("'pipes.img': pipe %" PRIu64 " is held by no task", t->pipes[i].pe->id), -EBADMSG;
+	return 0;
+}
+
 int rst_load(struct rst_tree *t, int dirfd)
 {
 	int r;
@@ -408,6 +487,9 @@ int rst_load(struct rst_tree *t, int dirfd)
 	if (r < 0)
 		return r;
 	r = check_sessions(t);
+	if (r < 0)
+		return r;
+	r = load_pipes(t);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < t->n_tasks; i++) {
@@ -426,7 +508,7 @@ int rst_load(struct rst_tree *t, int dirfd)
 		if (!task->host_tids)
 			return -ENOMEM;
 	}
-	return 0;
+	return place_pipes(t);
 }
 
 void rst_free(struct rst_tree *t)
@@ -450,6 +532,9 @@ void rst_free(struct rst_tree *t)
 	}
 	for (size_t i = 0; i < t->n_pstree; i++)
 		protobuf_c_message_free_unpacked(&t->pstree[i]->base, NULL);
+	for (size_t i = 0; i < t->n_pipes; i++)
+		protobuf_c_message_free_unpacked(&t->pipes[i].pe->base, NULL);
+	free(t->pipes);
 	free(t->pstree);
 	free(t->tasks);
 	if (t->inv)

@@ -91,6 +91,14 @@ static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, con
 			return pr_perror("pid %u: fd %u: handing in '%s'", pid, e->fd, e->ext_key);
 		return fd;
 	}
+	if (e->kind == FD_KIND__FD_PIPE) {
+		const struct rst_pipe *p = rst_find_pipe(t, e->pipe_id);
+
+		fd = fcntl((e->flags & O_ACCMODE) == O_WRONLY ? p->fd_wr : p->fd_rd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return pr_perror("pid %u: fd %u: its pipe", pid, e->fd);
+		return fd;
+	}
 	fd = open(e->path, (int)(e->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
 	if (fd < 0)
 		return pr_perror("pid %u: fd %u: opening '%s'", pid, e->fd, e->path);
@@ -128,7 +136,7 @@ static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, co
 static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 {
 	size_t n_inh = t->opts->n_inherit_fds;
-	int base = fd_base(task), keep[n_inh + 2], inh[n_inh + 1], sync_fd, tty = -1, r;
+	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes], inh[n_inh + 1], sync_fd, tty = -1, r;
 	size_t n_keep = 0;
 
 	sync_fd = fcntl(t->sync_fd[1], F_DUPFD_CLOEXEC, base);
@@ -147,6 +155,12 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 			return pr_perror("duplicating the terminal");
 		keep[n_keep++] = tty;
 	}
+	/* Pipes made by an ancestor (or us) sit above every task's fds: keep them all for now. */
+	for (size_t i = 0; i < t->n_pipes; i++)
+		if (t->pipes[i].fd_rd >= 0) {
+			keep[n_keep++] = t->pipes[i].fd_rd;
+			keep[n_keep++] = t->pipes[i].fd_wr;
+		}
 	r = close_others(base, keep, n_keep);
 	if (r < 0)
 		return r;
@@ -199,6 +213,49 @@ static int restore_fs_and_misc(const struct rst_task *task)
 	return restore_rlimits(task);
 }
 
+static int create_pipe(struct rst_tree *t, struct rst_pipe *p)
+{
+	const PipeEntry *pe = p->pe;
+	int fds[2], r = 0;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return pr_perror("pipe %" PRIu64 ": pipe2", pe->id);
+	if (fcntl(fds[1], F_SETPIPE_SZ, (int)pe->size) < 0)
+		r = pr_perror("pipe %" PRIu64 ": F_SETPIPE_SZ %u", pe->id, pe->size);
+	if (r == 0 && pe->has_data && pe->data.len) {
+		r = write_all(fds[1], pe->data.data, pe->data.len);
+		if (r < 0)
+			pr_err_errno(r, "pipe %" PRIu64 ": writing its data back", pe->id);
+	}
+	if (r == 0 && pe->has_rd_flags && fcntl(fds[0], F_SETFL, (int)pe->rd_flags) < 0)
+		r = pr_perror("pipe %" PRIu64 ": F_SETFL", pe->id);
+	if (r == 0 && pe->has_wr_flags && fcntl(fds[1], F_SETFL, (int)pe->wr_flags) < 0)
+		r = pr_perror("pipe %" PRIu64 ": F_SETFL", pe->id);
+	if (r == 0) {
+		p->fd_rd = fcntl(fds[0], F_DUPFD_CLOEXEC, t->pipe_fd_base);
+		p->fd_wr = fcntl(fds[1], F_DUPFD_CLOEXEC, t->pipe_fd_base);
+		if (p->fd_rd < 0 || p->fd_wr < 0)
+			r = pr_perror("pipe %" PRIu64 ": moving it above fd %d", pe->id, t->pipe_fd_base);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	return r;
+}
+
+/* Pipes this task creates are inherited by the children it forks next. */
+static int create_pipes(struct rst_tree *t, size_t idx)
+{
+	for (size_t i = 0; i < t->n_pipes; i++) {
+		if (t->pipes[i].creator != (int)idx)
+			continue;
+		int r = create_pipe(t, &t->pipes[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int make_session(const struct rst_task *task)
 {
 	const PstreeEntry *pe = task->pe;
@@ -235,6 +292,8 @@ static int __attribute__((noreturn)) task_main(struct rst_tree *t, size_t idx)
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	r = make_session(task);
+	if (r == 0)
+		r = create_pipes(t, idx);
 	if (r == 0)
 		r = fork_children(t, idx);
 	if (r < 0) {

@@ -29,6 +29,12 @@ struct rst_task {
 	bool seized;
 };
 
+struct rst_pipe {
+	PipeEntry *pe;
+	int creator;           /* the task that creates it: the nearest common ancestor of its holders */
+	int fd_rd, fd_wr;      /* its ends in the creator, inherited by the creator's descendants */
+};
+
 struct rst_tree {
 	const struct ckpt_restore_opts *opts;
 	int dirfd;
@@ -40,12 +46,16 @@ struct rst_tree {
 	uint64_t gate;            /* a syscall instruction in our own [vdso]: forks have it too */
 	int sync_fd[2];           /* datagrams from tasks to us: [0] ours, [1] theirs */
 	int shell_tty;            /* our terminal fd for --shell-job, or -1 */
+	struct rst_pipe *pipes;
+	size_t n_pipes;
+	int pipe_fd_base;         /* above every fd number any task will have */
 };
 
 /* rst-images.c: load everything and check it before any process is created. */
 int rst_load(struct rst_tree *t, int dirfd);
 void rst_free(struct rst_tree *t);
 int rst_task_index(const struct rst_tree *t, uint32_t ns_pid);
+struct rst_pipe *rst_find_pipe(const struct rst_tree *t, uint64_t id);
 
 /* rst-task.c: the forked side. Creates task idx (and, recursively, its children). */
 int rst_fork_task(struct rst_tree *t, size_t idx);

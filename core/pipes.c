@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Dump side of pipes. The queued data is read without consuming it: we take a copy of the
+ * read end with pidfd_getfd(2) and tee(2) its buffers into a pipe of our own, which leaves
+ * the task's pipe exactly as it was (tee(2): "does not consume the data").
+ */
+#include <fcntl.h>
+#include "image.h"
+#include "log.h"
+#include "pipes.h"
+#include "syscalls.h"
+
+struct pipe_ref {
+	uint64_t id;
+	pid_t rd_pid;      /* a task holding the read end, and its fd */
+	int rd_fd;
+	uint32_t rd_flags, wr_flags;
+	bool rd, wr;
+};
+
+static struct pipe_ref *find_or_add(struct pipe_ref **v, size_t *n, uint64_t id)
+{
+	struct pipe_ref *nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].id == id)
+			return &(*v)[i];
+	nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!nv)
+		return NULL;
+	*v = nv;
+	nv[*n] = (struct pipe_ref){ .id = id };
+	return &nv[(*n)++];
+}
+
+static int collect(const struct pstree *t, const struct fd_list *fds, struct pipe_ref **ret, size_t *ret_n)
+{
+	for (size_t i = 0; i < t->nr_tasks; i++)
+		for (size_t k = 0; k < fds[i].n; k++) {
+			const FdEntry *e = fds[i].v[k];
+			struct pipe_ref *p;
+
+			if (e->kind != FD_KIND__FD_PIPE)
+				continue;
+			p = find_or_add(ret, ret_n, e->pipe_id);
+			if (!p)
+				return -ENOMEM;
+			if ((e->flags & O_ACCMODE) == O_RDONLY && !p->rd) {
+				p->rd = true;
+				p->rd_pid = t->tasks[i]->pid;
+				p->rd_fd = (int)e->fd;
+				p->rd_flags = e->flags;
+			} else if ((e->flags & O_ACCMODE) == O_WRONLY && !p->wr) {
+				p->wr = true;
+				p->wr_flags = e->flags;
+			}
+		}
+	return 0;
+}
+
+/* One end outside the tree: the pipe goes back as whatever the restorer hands in. */
+static void make_external(struct fd_list *fds, size_t n_tasks, uint64_t id)
+{
+	for (size_t i = 0; i < n_tasks; i++)
+		for (size_t k = 0; k < fds[i].n; k++)
+			if (fds[i].v[k]->kind == FD_KIND__FD_PIPE && fds[i].v[k]->pipe_id == id)
+				fds[i].v[k]->kind = FD_KIND__FD_EXTERNAL;
+}
+
+static int peek_data(const struct pipe_ref *p, uint32_t *ret_size, uint8_t **ret_data, size_t *ret_len)
+{
+	_cleanup_close_ int pidfd = -EBADF, fd = -EBADF, rd = -EBADF, wr = -EBADF;
+	int mine[2];
+	_cleanup_free_ uint8_t *buf = NULL;
+	ssize_t n;
+	int size, r;
+
+	pidfd = sys_pidfd_open(p->rd_pid, 0);
+	if (pidfd < 0)
+		return pr_err_errno(pidfd, "pid %d: pidfd_open", p->rd_pid);
+	fd = sys_pidfd_getfd(pidfd, p->rd_fd, 0);
+	if (fd < 0)
+		return pr_err_errno(fd, "pid %d: fd %d: pidfd_getfd", p->rd_pid, p->rd_fd);
+	size = fcntl(fd, F_GETPIPE_SZ);
+	if (size <= 0)
+		return pr_perror("pid %d: fd %d: F_GETPIPE_SZ", p->rd_pid, p->rd_fd);
+	if (pipe2(mine, O_CLOEXEC | O_NONBLOCK) < 0)
+		return pr_perror("pipe2");
+	rd = mine[0];
+	wr = mine[1];
+	if (fcntl(wr, F_SETPIPE_SZ, size) < size)
+		return pr_perror("F_SETPIPE_SZ %d", size);
+	n = tee(fd, wr, (size_t)size, SPLICE_F_NONBLOCK);
+	if (n < 0 && errno != EAGAIN)
+		return pr_perror("pid %d: fd %d: tee of the pipe's data", p->rd_pid, p->rd_fd);
+	n = n < 0 ? 0 : n;
+	buf = malloc((size_t)n + 1);
+	if (!buf)
+		return -ENOMEM;
+	r = n ? read_all(rd, buf, (size_t)n) : 0;
+	if (r < 0)
+		return pr_err_errno(r, "reading the pipe's data");
+	*ret_size = (uint32_t)size;
+	*ret_data = TAKE_PTR(buf);
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+static int write_pipe(struct img *img, const struct pipe_ref *p)
+{
+	PipeEntry pe = PIPE_ENTRY__INIT;
+	_cleanup_free_ uint8_t *data = NULL;
+	size_t len = 0;
+	int r = peek_data(p, &pe.size, &data, &len);
+
+	if (r < 0)
+		return r;
+	pe.id = p->id;
+	pe.has_data = true;
+	pe.data.data = data;
+	pe.data.len = len;
+	pe.has_rd_flags = pe.has_wr_flags = true;
+	pe.rd_flags = p->rd_flags;
+	pe.wr_flags = p->wr_flags;
+	return img_write_msg(img, &pe.base);
+}
+
+int pipes_dump(int dirfd, const struct pstree *t, struct fd_list *fds)
+{
+	_cleanup_free_ struct pipe_ref *v = NULL;
+	struct img *img;
+	size_t n = 0;
+	int r;
+
+	r = collect(t, fds, &v, &n);
+	if (r < 0)
+		return r;
+	r = img_create(dirfd, "pipes.img", IMG_PIPES, &img);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		if (!v[i].rd || !v[i].wr)
+			make_external(fds, t->nr_tasks, v[i].id);
+		else
+			r = write_pipe(img, &v[i]);
+	}
+	if (r < 0) {
+		img_close(img);
+		return r;
+	}
+	return img_close(img);
+}
