@@ -190,6 +190,20 @@ static ProtobufCMessage *sample_fdinfo(unsigned int i)
 	return &e.base;
 }
 
+static ProtobufCMessage *sample_pipes(unsigned int i)
+{
+	static PipeEntry e;
+	static uint8_t data[] = "queued";
+
+	pipe_entry__init(&e);
+	e.id = 1000 + i;
+	e.size = 65536;
+	e.has_data = true;
+	e.data.data = data;
+	e.data.len = i;
+	return &e.base;
+}
+
 /* Record 0 of a pagemap is its head. */
 static ProtobufCMessage *sample_pagemap(unsigned int i)
 {
@@ -227,6 +241,8 @@ static ProtobufCMessage *sample(enum img_kind kind, unsigned int i)
 		return sample_fdinfo(i);
 	case IMG_PAGEMAP:
 		return sample_pagemap(i);
+	case IMG_PIPES:
+		return sample_pipes(i);
 	default:
 		fail_msg("no sample for kind %d", kind);
 	}
