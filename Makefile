@@ -99,6 +99,8 @@ $(B)/tests/cr/%: tests/cr/%.c tests/cr/crtest.h
 	$(Q)$(CC) -D_GNU_SOURCE -O1 -g -Wall -pthread $(if $(findstring _static,$*),-static) \
 		$(if $(findstring avx512,$*),-mavx512f) -o $@ $< -lm
 
+$(B)/tests/cr/hello_static: tests/cr/hello_dynamic.c
+
 unit: $(UNIT_BINS)
 	$(Q)fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
 

@@ -24,6 +24,14 @@ const char *arch_name(void);
 const uint8_t *arch_syscall_insn(size_t *ret_len);
 
 int arch_gpregs_get(pid_t tid, arch_gpregs_t *ret);
+/*
+ * Registers read in a stop inside an interrupted syscall, changed to re-execute that syscall
+ * from its instruction with its original arguments (as arch_thread_restore() does), and to
+ * need no further restart handling from the kernel. -ERESTART_RESTARTBLOCK re-runs the
+ * original syscall too, so that a later dump never sees restart_syscall(2), whose
+ * restart_block cannot be saved. Where this cannot be done it leaves regs as they are.
+ */
+void arch_gpregs_restart_fixup(arch_gpregs_t *regs);
 int arch_gpregs_set(pid_t tid, const arch_gpregs_t *regs);
 uint64_t arch_gpregs_ip(const arch_gpregs_t *regs);
 uint64_t arch_gpregs_sp(const arch_gpregs_t *regs);

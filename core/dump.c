@@ -66,6 +66,8 @@ static int same_pidns(const struct pstree *t)
 	for (size_t i = 1; i < t->nr_tasks; i++) {
 		_cleanup_free_ char *ns = NULL;
 
+		if (t->tasks[i]->zombie)
+			continue; /* a zombie has no namespaces left to show */
 		snprintf(path, sizeof(path), "/proc/%d/ns/pid", t->tasks[i]->pid);
 		r = readlink_malloc(AT_FDCWD, path, &ns);
 		if (r < 0)
@@ -226,7 +228,7 @@ static int write_pstree(const struct dump_ctx *ctx)
 	for (size_t i = 0; i < t->nr_tasks && r >= 0; i++) {
 		const struct task *task = t->tasks[i];
 		PstreeEntry e = PSTREE_ENTRY__INIT;
-		uint32_t tids[task->nr_threads];
+		uint32_t tids[task->nr_threads + 1];
 
 		e.pid = (uint32_t)task->ns_pid;
 		e.ppid = (uint32_t)task->ns_ppid;
@@ -236,10 +238,15 @@ static int write_pstree(const struct dump_ctx *ctx)
 			tids[k] = (uint32_t)task->threads[k].ns_tid;
 		e.n_threads = task->nr_threads;
 		e.threads = tids;
+		if (task->zombie) {
+			e.has_zombie = e.has_exit_code = true;
+			e.zombie = true;
+			e.exit_code = task->exit_code;
+		}
 		r = img_write_msg(img, &e.base);
 	}
 	if (r < 0) {
-		img_close(img);
+		img_discard(img);
 		return r;
 	}
 	return img_close(img);
@@ -290,11 +297,15 @@ static int dump_files_and_tasks(struct dump_ctx *ctx)
 	int r = fds ? 0 : -ENOMEM;
 
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = files_collect(ctx->tree.tasks[i], &fds[i]);
+		if (!ctx->tree.tasks[i]->zombie)
+			r = files_collect(ctx->tree.tasks[i], &fds[i]);
 	if (r == 0)
 		r = pipes_dump(ctx->dirfd, &ctx->tree, fds);
+	if (r == 0)
+		r = files_share_ids(&ctx->tree, fds);
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = dump_one_task(ctx, ctx->tree.tasks[i], &fds[i]);
+		if (!ctx->tree.tasks[i]->zombie)
+			r = dump_one_task(ctx, ctx->tree.tasks[i], &fds[i]);
 	for (size_t i = 0; fds && i < n; i++)
 		files_free(&fds[i]);
 	free(fds);

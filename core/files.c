@@ -135,7 +135,7 @@ int files_write(int dirfd, const struct task *task, const struct fd_list *l)
 	for (size_t i = 0; i < l->n && r >= 0; i++)
 		r = img_write_msg(img, &l->v[i]->base);
 	if (r < 0) {
-		img_close(img);
+		img_discard(img);
 		return r;
 	}
 	return img_close(img);

@@ -343,6 +343,11 @@ int img_close(struct img *img)
 	return r;
 }
 
+void img_discard(struct img *img)
+{
+	img_free(img);
+}
+
 int img_write_one(int dirfd, const char *name, enum img_kind kind, const ProtobufCMessage *msg)
 {
 	struct img *img;

@@ -77,6 +77,8 @@ int img_read_one(int dirfd, const char *name, enum img_kind kind, ProtobufCMessa
 int img_write_one(int dirfd, const char *name, enum img_kind kind, const ProtobufCMessage *msg);
 /* fsync and close a written image; reports any deferred write error. Always frees img. */
 int img_close(struct img *img);
+/* Close an image after an error was already reported: no flush, no fsync, no message. */
+void img_discard(struct img *img);
 /* For pages files: the raw fd and the name, for page I/O beyond the header. */
 int img_fd(const struct img *img);
 const char *img_name(const struct img *img);

@@ -56,10 +56,11 @@ int infect_syscall(struct infect *inf, long nr, uint64_t a0, uint64_t a1, uint64
 
 /*
  * The thread now sits in a syscall-exit stop of our last syscall. If it had been stopped
- * inside an interrupted syscall, the kernel restarts that syscall only on its way out of a
- * signal check (arch_do_signal_or_restart). So put the registers back, then go through one
- * more PTRACE_INTERRUPT trap: the thread is then exactly where seize left it, and the
- * kernel's own restart logic runs when it is released.
+ * inside an interrupted syscall, the kernel would restart that syscall only on its way out of
+ * a signal check (arch_do_signal_or_restart), which a syscall-exit stop skips. So the saved
+ * registers are first set to re-execute the syscall (arch_gpregs_restart_fixup), then the
+ * thread goes through one more PTRACE_INTERRUPT trap so that it is back in the kind of stop
+ * seize left it in (and an architecture that cannot do the fix-up gets the kernel's).
  */
 int infect_end(struct infect *inf)
 {
@@ -68,6 +69,7 @@ int infect_end(struct infect *inf)
 	if (!inf->active)
 		return 0;
 	inf->active = false;
+	arch_gpregs_restart_fixup(&inf->saved);
 	r = arch_gpregs_set(inf->tid, &inf->saved);
 	if (r < 0)
 		return r;

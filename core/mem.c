@@ -454,13 +454,17 @@ int mem_dump_pages(int dirfd, const struct task *task, const MmEntry *mm, struct
 	acc->bytes += w->offset;
 out:
 	if (pages) {
-		int rc = img_close(pages);
-		r = r < 0 ? r : rc;
+		if (r < 0)
+			img_discard(pages);
+		else
+			r = img_close(pages);
 	}
 	if (w) {
 		if (w->pagemap) {
-			int rc = img_close(w->pagemap);
-			r = r < 0 ? r : rc;
+			if (r < 0)
+				img_discard(w->pagemap);
+			else
+				r = img_close(w->pagemap);
 		}
 		if (w->memfd > 0)
 			close(w->memfd);

@@ -5,6 +5,7 @@
  * the task's pipe exactly as it was (tee(2): "does not consume the data").
  */
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include "image.h"
 #include "log.h"
 #include "pipes.h"
@@ -145,8 +146,48 @@ int pipes_dump(int dirfd, const struct pstree *t, struct fd_list *fds)
 			r = write_pipe(img, &v[i]);
 	}
 	if (r < 0) {
-		img_close(img);
+		img_discard(img);
 		return r;
 	}
 	return img_close(img);
+}
+
+static bool is_plain_file(const FdEntry *e)
+{
+	return e->kind == FD_KIND__FD_REG || e->kind == FD_KIND__FD_DIR || e->kind == FD_KIND__FD_CHR;
+}
+
+/* An earlier fd of the tree with the same open file description as (pid, e), or NULL. */
+static const FdEntry *same_description(const struct pstree *t, const struct fd_list *fds, size_t ti, size_t fk)
+{
+	const FdEntry *e = fds[ti].v[fk];
+
+	for (size_t i = 0; i <= ti; i++)
+		for (size_t k = 0; k < (i == ti ? fk : fds[i].n); k++) {
+			const FdEntry *o = fds[i].v[k];
+
+			if (!is_plain_file(o) || o->dev != e->dev || o->ino != e->ino)
+				continue;
+			if (sys_kcmp(t->tasks[ti]->pid, t->tasks[i]->pid, KCMP_FILE, e->fd, o->fd) == 0)
+				return o;
+		}
+	return NULL;
+}
+
+int files_share_ids(const struct pstree *t, struct fd_list *fds)
+{
+	uint32_t next = 1;
+
+	for (size_t i = 0; i < t->nr_tasks; i++)
+		for (size_t k = 0; k < fds[i].n; k++) {
+			FdEntry *e = fds[i].v[k];
+			const FdEntry *o;
+
+			if (!is_plain_file(e))
+				continue;
+			o = same_description(t, fds, i, k);
+			e->has_file_id = true;
+			e->file_id = o ? o->file_id : next++;
+		}
+	return 0;
 }

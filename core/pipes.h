@@ -13,4 +13,11 @@
  */
 int pipes_dump(int dirfd, const struct pstree *t, struct fd_list *fds);
 
+/*
+ * Give every file, directory and device fd of the tree a file_id; fds that share one open
+ * file description (dup, fork; told by kcmp KCMP_FILE) get the same, so that the restore
+ * makes one description again and they keep sharing its offset and flags.
+ */
+int files_share_ids(const struct pstree *t, struct fd_list *fds);
+
 #endif

@@ -24,6 +24,8 @@ struct task {
 	size_t nr_threads;
 	uint64_t gate;             /* address of a syscall instruction in the task */
 	uint64_t scratch;          /* one page mapped in the task for injected syscalls */
+	bool zombie;               /* exited, waiting for its parent: nothing to seize or dump */
+	uint32_t exit_code;        /* a zombie's wait status */
 };
 
 struct pstree {

@@ -93,7 +93,8 @@ static int wait_ready(struct rst_tree *t)
 		if (idx < 0 || t->tasks[idx].host_pid)
 			return pr_err("restored tasks: unexpected message from pid %u", m.ns_pid), -EPROTO;
 		t->tasks[idx].host_pid = pid;
-		t->tasks[idx].host_tids[0] = pid;
+		if (t->tasks[idx].pe->n_threads)
+			t->tasks[idx].host_tids[0] = pid;
 		t->tasks[idx].sync_fd = m.sync_fd;
 		got++;
 	}
@@ -162,7 +163,7 @@ static int rebuild_task(struct rst_tree *t, struct rst_task *task)
 static void release_all(struct rst_tree *t)
 {
 	for (size_t i = 0; i < t->n_tasks; i++)
-		for (size_t k = 0; k < t->tasks[i].pe->n_threads; k++)
+		for (size_t k = 0; k < t->tasks[i].pe->n_threads && t->tasks[i].seized; k++)
 			if (t->tasks[i].host_tids[k] > 0 && ptrace(PTRACE_DETACH, t->tasks[i].host_tids[k], 0, 0) < 0)
 				pr_warn("thread %d: detach: %s", t->tasks[i].host_tids[k], strerror(errno));
 }
@@ -178,18 +179,26 @@ static void kill_all(struct rst_tree *t, pid_t child)
 	}
 }
 
+/* Written whole under a temporary name, then renamed: a reader never sees half a pid. */
 static int write_pidfile(const char *path, pid_t pid)
 {
+	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -EBADF;
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d\n", pid), r;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return pr_perror("cannot write pidfile '%s'", path);
+		return pr_perror("cannot write pidfile '%s'", tmp);
 	r = write_all(fd, buf, (size_t)n);
-	if (r < 0)
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
 		return pr_err_errno(r, "cannot write pidfile '%s'", path);
+	}
 	return 0;
 }
 
@@ -249,7 +258,8 @@ static int do_restore(struct rst_tree *t, pid_t *ret_pid, int *ret_status)
 	if (t->opts->no_pidns)
 		child = t->tasks[0].host_pid;
 	for (size_t i = 0; i < t->n_tasks && r == 0; i++)
-		r = rebuild_task(t, &t->tasks[i]);
+		if (!t->tasks[i].pe->zombie)
+			r = rebuild_task(t, &t->tasks[i]);
 	if (r < 0) {
 		kill_all(t, child);
 		return r;

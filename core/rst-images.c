@@ -84,7 +84,8 @@ static int check_pstree(struct rst_tree *t)
 
 		if (!pe->pid || pe->pid > INT32_MAX || rst_task_index(t, pe->pid) >= 0)
 			return pr_err("'pstree.img': bad or repeated pid %u", pe->pid), -EBADMSG;
-		if (!pe->n_threads || pe->threads[0] != pe->pid || pe->n_threads > 65536)
+		if (pe->zombie ? (pe->n_threads || !i)
+			       : (!pe->n_threads || pe->threads[0] != pe->pid || pe->n_threads > 65536))
 			return pr_err("'pstree.img': pid %u: bad thread list", pe->pid), -EBADMSG;
 		task->pe = pe;
 		task->parent = i ? rst_task_index(t, pe->ppid) : -1;
@@ -446,7 +447,50 @@ static bool is_ancestor(const struct rst_tree *t, int a, int b)
 	return false;
 }
 
-/* Who creates each pipe, and the fd numbers free in every task. */
+static struct rst_file *find_file(const struct rst_tree *t, uint32_t id)
+{
+	for (size_t i = 0; i < t->n_files; i++)
+		if (t->files[i].id == id)
+			return &t->files[i];
+	return NULL;
+}
+
+struct rst_file *rst_shared_file(const struct rst_tree *t, const FdEntry *e)
+{
+	struct rst_file *f = e->has_file_id ? find_file(t, e->file_id) : NULL;
+
+	return f && f->holders > 1 ? f : NULL;
+}
+
+static int lca(const struct rst_tree *t, int a, int b)
+{
+	if (a < 0)
+		return b;
+	while (!is_ancestor(t, a, b))
+		a = t->tasks[a].parent;
+	return a;
+}
+
+static int note_file(struct rst_tree *t, int task, const FdEntry *e)
+{
+	struct rst_file *f = find_file(t, e->file_id), *v;
+
+	if (f) {
+		if (f->fe->kind != e->kind || strcmp(f->fe->path, e->path))
+			return pr_err("fdinfo: file %u is '%s' and '%s'", e->file_id, f->fe->path, e->path), -EBADMSG;
+		f->holders++;
+		f->creator = lca(t, f->creator, task);
+		return 0;
+	}
+	v = realloc(t->files, (t->n_files + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->files = v;
+	t->files[t->n_files++] = (struct rst_file){ .fe = e, .id = e->file_id, .creator = task, .holders = 1, .fd = -1 };
+	return 0;
+}
+
+/* Who creates each pipe and shared file, and the fd numbers free in every task. */
 static int place_pipes(struct rst_tree *t)
 {
 	int top = 3;
@@ -457,6 +501,12 @@ static int place_pipes(struct rst_tree *t)
 			struct rst_pipe *p;
 
 			top = MAX(top, (int)e->fd + 1);
+			if (e->has_file_id && e->kind != FD_KIND__FD_PIPE && e->kind != FD_KIND__FD_EXTERNAL) {
+				int r = note_file(t, (int)i, e);
+
+				if (r < 0)
+					return r;
+			}
 			if (e->kind != FD_KIND__FD_PIPE)
 				continue;
 			p = rst_find_pipe(t, e->pipe_id);
@@ -495,6 +545,8 @@ int rst_load(struct rst_tree *t, int dirfd)
 	for (size_t i = 0; i < t->n_tasks; i++) {
 		struct rst_task *task = &t->tasks[i];
 
+		if (task->pe->zombie)
+			continue; /* nothing but its pstree record */
 		r = load_core(t, task);
 		if (r == 0)
 			r = load_mm(t, task);
@@ -535,6 +587,7 @@ void rst_free(struct rst_tree *t)
 	for (size_t i = 0; i < t->n_pipes; i++)
 		protobuf_c_message_free_unpacked(&t->pipes[i].pe->base, NULL);
 	free(t->pipes);
+	free(t->files);
 	free(t->pstree);
 	free(t->tasks);
 	if (t->inv)

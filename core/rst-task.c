@@ -76,6 +76,22 @@ static int close_others(int base, const int *keep, size_t n_keep)
 	return 0;
 }
 
+/* A file, directory or device, opened with the flags and offset it had. */
+static int open_plain(uint32_t pid, const FdEntry *e)
+{
+	int fd = open(e->path, (int)(e->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
+
+	if (fd < 0)
+		return pr_perror("pid %u: fd %u: opening '%s'", pid, e->fd, e->path);
+	if (e->kind == FD_KIND__FD_REG && lseek(fd, (off_t)e->pos, SEEK_SET) < 0) {
+		int r = pr_perror("pid %u: fd %u: seeking '%s' to %" PRIu64, pid, e->fd, e->path, e->pos);
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, const int *inh, int tty)
 {
 	int fd;
@@ -99,16 +115,13 @@ static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, con
 			return pr_perror("pid %u: fd %u: its pipe", pid, e->fd);
 		return fd;
 	}
-	fd = open(e->path, (int)(e->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
-	if (fd < 0)
-		return pr_perror("pid %u: fd %u: opening '%s'", pid, e->fd, e->path);
-	if (e->kind == FD_KIND__FD_REG && lseek(fd, (off_t)e->pos, SEEK_SET) < 0) {
-		int r = pr_perror("pid %u: fd %u: seeking '%s' to %" PRIu64, pid, e->fd, e->path, e->pos);
-
-		close(fd);
-		return r;
+	if (rst_shared_file(t, e)) {
+		fd = fcntl(rst_shared_file(t, e)->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return pr_perror("pid %u: fd %u: sharing '%s'", pid, e->fd, e->path);
+		return fd;
 	}
-	return fd;
+	return open_plain(pid, e);
 }
 
 static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, const int *inh, int tty)
@@ -136,7 +149,7 @@ static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, co
 static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 {
 	size_t n_inh = t->opts->n_inherit_fds;
-	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes], inh[n_inh + 1], sync_fd, tty = -1, r;
+	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes + t->n_files], inh[n_inh + 1], sync_fd, tty = -1, r;
 	size_t n_keep = 0;
 
 	sync_fd = fcntl(t->sync_fd[1], F_DUPFD_CLOEXEC, base);
@@ -161,6 +174,9 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 			keep[n_keep++] = t->pipes[i].fd_rd;
 			keep[n_keep++] = t->pipes[i].fd_wr;
 		}
+	for (size_t i = 0; i < t->n_files; i++)
+		if (t->files[i].fd >= 0)
+			keep[n_keep++] = t->files[i].fd;
 	r = close_others(base, keep, n_keep);
 	if (r < 0)
 		return r;
@@ -242,14 +258,36 @@ static int create_pipe(struct rst_tree *t, struct rst_pipe *p)
 	return r;
 }
 
-/* Pipes this task creates are inherited by the children it forks next. */
+static int create_files(struct rst_tree *t, size_t idx)
+{
+	for (size_t i = 0; i < t->n_files; i++) {
+		struct rst_file *f = &t->files[i];
+		int fd;
+
+		if (f->creator != (int)idx || f->holders < 2)
+			continue;
+		fd = open_plain(t->tasks[idx].pe->pid, f->fe);
+		if (fd < 0)
+			return fd;
+		f->fd = fcntl(fd, F_DUPFD_CLOEXEC, t->pipe_fd_base);
+		close(fd);
+		if (f->fd < 0)
+			return pr_perror("'%s': moving it above fd %d", f->fe->path, t->pipe_fd_base);
+	}
+	return 0;
+}
+
+/* Pipes and shared files this task creates are inherited by the children it forks next. */
 static int create_pipes(struct rst_tree *t, size_t idx)
 {
+	int r = create_files(t, idx);
+
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < t->n_pipes; i++) {
 		if (t->pipes[i].creator != (int)idx)
 			continue;
-		int r = create_pipe(t, &t->pipes[i]);
-
+		r = create_pipe(t, &t->pipes[i]);
 		if (r < 0)
 			return r;
 	}
@@ -283,15 +321,42 @@ static int fork_children(struct rst_tree *t, size_t idx)
 	return 0;
 }
 
+/*
+ * A zombie: report, then end the way it had ended, and stay unreaped. Its parent is still
+ * a paused restorer with SIGCHLD at its default, so nothing reaps it.
+ */
+static void __attribute__((noreturn)) zombie_main(struct rst_tree *t, const struct rst_task *task)
+{
+	const PstreeEntry *pe = task->pe;
+	int status = (int)pe->exit_code;
+
+	if (pe->pgid != pe->pid && pe->sid != pe->pid && rst_task_index(t, pe->pgid) >= 0 &&
+	    setpgid(0, (pid_t)pe->pgid) < 0)
+		pr_warn("zombie %u: could not join process group %u: %s", pe->pid, pe->pgid, strerror(errno));
+	send_msg(t, t->sync_fd[1], pe->pid, 0, -1);
+	if (WIFSIGNALED(status)) {
+		signal(WTERMSIG(status), SIG_DFL);
+		kill(getpid(), WTERMSIG(status));
+		kill(getpid(), SIGKILL);
+	}
+	_exit(WEXITSTATUS(status));
+}
+
 static int __attribute__((noreturn)) task_main(struct rst_tree *t, size_t idx)
 {
 	struct rst_task *task = &t->tasks[idx];
 	int r, sync_fd;
 
-	/* Default dispositions until the task's own are injected. */
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+	/* Default dispositions, flags and masks until the task's own are injected. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		/* The raw syscall: glibc's sigaction() would add SA_RESTORER. */
+		uint64_t ka[4] = { 0, 0, 0, 0 };
+
+		syscall(__NR_rt_sigaction, sig, ka, NULL, 8UL);
+	}
 	r = make_session(task);
+	if (r == 0 && task->pe->zombie)
+		zombie_main(t, task);
 	if (r == 0)
 		r = create_pipes(t, idx);
 	if (r == 0)
@@ -315,7 +380,7 @@ int rst_fork_task(struct rst_tree *t, size_t idx)
 {
 	struct rst_task *task = &t->tasks[idx];
 	pid_t want = (pid_t)task->pe->pid;
-	uint32_t exit_signal = task->core->has_exit_signal ? task->core->exit_signal : SIGCHLD;
+	uint32_t exit_signal = task->core && task->core->has_exit_signal ? task->core->exit_signal : SIGCHLD;
 	struct clone_args ca = {
 		.exit_signal = exit_signal < 65 ? exit_signal : SIGCHLD,
 		.set_tid = (uint64_t)(uintptr_t)&want,

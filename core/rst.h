@@ -35,6 +35,15 @@ struct rst_pipe {
 	int fd_rd, fd_wr;      /* its ends in the creator, inherited by the creator's descendants */
 };
 
+/* An open file several fds share (dup, fork): opened once, like a pipe, by a common ancestor. */
+struct rst_file {
+	const FdEntry *fe;     /* the first fd of it: path, flags, offset */
+	uint32_t id;
+	int creator;
+	int holders;           /* fds of the tree that share it */
+	int fd;
+};
+
 struct rst_tree {
 	const struct ckpt_restore_opts *opts;
 	int dirfd;
@@ -49,6 +58,8 @@ struct rst_tree {
 	struct rst_pipe *pipes;
 	size_t n_pipes;
 	int pipe_fd_base;         /* above every fd number any task will have */
+	struct rst_file *files;
+	size_t n_files;
 };
 
 /* rst-images.c: load everything and check it before any process is created. */
@@ -56,6 +67,8 @@ int rst_load(struct rst_tree *t, int dirfd);
 void rst_free(struct rst_tree *t);
 int rst_task_index(const struct rst_tree *t, uint32_t ns_pid);
 struct rst_pipe *rst_find_pipe(const struct rst_tree *t, uint64_t id);
+/* The shared open file of fd e, or NULL when e is its only fd. */
+struct rst_file *rst_shared_file(const struct rst_tree *t, const FdEntry *e);
 
 /* rst-task.c: the forked side. Creates task idx (and, recursively, its children). */
 int rst_fork_task(struct rst_tree *t, size_t idx);

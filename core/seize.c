@@ -4,6 +4,7 @@
  * PTRACE_INTERRUPT (ptrace(2), "PTRACE_SEIZE"), so no signal is injected into the tree
  * and a failed dump can detach and leave it exactly as it was.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -156,13 +157,60 @@ static int seize_children(struct pstree *t, struct task *task)
 	return added;
 }
 
+/* The wait status of a zombie: the last field of /proc/PID/stat (proc(5), exit_code). */
+static int zombie_exit_code(pid_t pid, uint32_t *ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	char path[64], *last;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	r = read_file_at(AT_FDCWD, path, &buf, NULL);
+	if (r < 0)
+		return r;
+	buf[strcspn(buf, "\n")] = '\0';
+	last = strrchr(buf, ' ');
+	return last ? safe_atou32(last + 1, ret) : -EINVAL;
+}
+
+/* A task that exited but was not reaped: recorded, never seized. */
+static int check_zombie(struct task *task)
+{
+	struct proc_stat st;
+	int r = proc_parse_stat(task->pid, &st);
+
+	if (r < 0)
+		return pr_err_errno(r, "pid %d: reading its stat", task->pid);
+	if (st.state != 'Z')
+		return 0;
+	if (st.num_threads > 1)
+		return pr_err("pid %d: its main thread exited while other threads run; not supported yet", task->pid),
+		       -ENOTSUP;
+	r = zombie_exit_code(task->pid, &task->exit_code);
+	if (r < 0)
+		return pr_err_errno(r, "pid %d: reading its exit code", task->pid);
+	task->zombie = true;
+	return 1;
+}
+
 static int seize_pass(struct pstree *t)
 {
 	int changes = 0;
 
 	for (size_t i = 0; i < t->nr_tasks; i++) {
 		struct task *task = t->tasks[i];
-		int r = seize_threads(task);
+		int r;
+
+		if (task->zombie)
+			continue;
+		if (!task->nr_threads && task->parent) {
+			r = check_zombie(task);
+			if (r < 0)
+				return r;
+			if (r > 0)
+				continue;
+		}
+		r = seize_threads(task);
 
 		if (r < 0)
 			return r;

@@ -74,6 +74,7 @@ static inline const struct user_regs_struct *x86_curegs(const arch_gpregs_t *g)
 
 /* PTRACE_SETREGSET NT_PRSTATUS as given: no restart fix-up. */
 int x86_uregs_set(pid_t tid, const struct user_regs_struct *r);
+void x86_restart_fixup(struct user_regs_struct *r);
 
 /* Write a one-line reason into why (may be NULL), log it at debug level, return err. */
 static inline int _printf_(4, 5) x86_why(char *why, size_t why_len, int err, const char *fmt, ...)

@@ -253,7 +253,7 @@ int arch_thread_validate(const ThreadEntry *te, char *why, size_t why_len)
  * original arguments instead (a relative nanosleep sleeps its full time again, poll waits its
  * full timeout again).
  */
-static void x86_restart_fixup(struct user_regs_struct *r)
+void x86_restart_fixup(struct user_regs_struct *r)
 {
 	if ((int64_t)r->orig_rax >= 0) {
 		switch ((int64_t)r->rax) {
@@ -315,4 +315,9 @@ int arch_thread_restore(pid_t tid, const ThreadEntry *te)
 		return x86_xstate_restore(tid, te->x86);
 	}
 	return x86_fxsave_restore(tid, te->x86->fxsave.data);
+}
+
+void arch_gpregs_restart_fixup(arch_gpregs_t *regs)
+{
+	x86_restart_fixup(x86_uregs(regs));
 }
