@@ -363,7 +363,7 @@ _public_ int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats
 	if (r < 0)
 		return r;
 	ctx.t_frozen = now_ns(CLOCK_MONOTONIC);
-	r = seize_tree(opts->pid, &ctx.tree);
+	r = seize_tree(opts->pid, opts->freeze_cgroup, &ctx.tree);
 	if (r < 0)
 		goto out;
 	r = dump_tree(&ctx);

@@ -14,6 +14,7 @@ struct thread {
 	pid_t ns_tid;   /* in the tree's own */
 	bool seized;
 	bool was_stopped; /* in group stop before the dump */
+	bool trap_pending; /* interrupted while its cgroup is frozen: the trap comes after the thaw */
 };
 
 struct task {
@@ -31,6 +32,7 @@ struct task {
 struct pstree {
 	struct task **tasks;       /* tasks[0] is the root; parents before children */
 	size_t nr_tasks;
+	bool defer_traps;          /* seizing inside a frozen cgroup */
 };
 
 struct task *pstree_add(struct pstree *t, pid_t pid, struct task *parent);

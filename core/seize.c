@@ -9,6 +9,7 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include "log.h"
+#include "freezer.h"
 #include "proc.h"
 #include "seize.h"
 
@@ -87,7 +88,7 @@ static int seize_wait_trap(struct thread *th)
 	}
 }
 
-static int seize_thread(struct task *task, pid_t tid)
+static int seize_thread(struct task *task, pid_t tid, bool defer)
 {
 	struct thread *th;
 	int r;
@@ -105,6 +106,10 @@ static int seize_thread(struct task *task, pid_t tid)
 	th->seized = true;
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return pr_perror("pid %d: cannot interrupt thread %d", task->pid, tid);
+	if (defer) {
+		th->trap_pending = true;
+		return 1;
+	}
 	r = seize_wait_trap(th);
 	if (r < 0)
 		return pr_err_errno(r, "pid %d: thread %d did not stop", task->pid, tid);
@@ -112,7 +117,7 @@ static int seize_thread(struct task *task, pid_t tid)
 }
 
 /* Seize threads of task not seized yet; returns how many were new. */
-static int seize_threads(struct task *task)
+static int seize_threads(struct task *task, bool defer)
 {
 	_cleanup_free_ pid_t *tids = NULL;
 	size_t n;
@@ -124,7 +129,7 @@ static int seize_threads(struct task *task)
 	for (size_t i = 0; i < n; i++) {
 		if (task_find_thread(task, tids[i]))
 			continue;
-		r = seize_thread(task, tids[i]);
+		r = seize_thread(task, tids[i], defer);
 		if (r < 0)
 			return r;
 		added += r;
@@ -210,7 +215,7 @@ static int seize_pass(struct pstree *t)
 			if (r > 0)
 				continue;
 		}
-		r = seize_threads(task);
+		r = seize_threads(task, t->defer_traps);
 
 		if (r < 0)
 			return r;
@@ -225,16 +230,61 @@ static int seize_pass(struct pstree *t)
 	return changes;
 }
 
-int seize_tree(pid_t pid, struct pstree *t)
+/* After the thaw: every thread interrupted while frozen now reaches its trap. */
+static int wait_deferred(struct pstree *t)
+{
+	for (size_t i = 0; i < t->nr_tasks; i++)
+		for (size_t k = 0; k < t->tasks[i]->nr_threads; k++) {
+			struct thread *th = &t->tasks[i]->threads[k];
+			int r;
+
+			if (!th->trap_pending)
+				continue;
+			r = seize_wait_trap(th);
+			if (r < 0)
+				return pr_err_errno(r, "pid %d: thread %d did not stop", t->tasks[i]->pid, th->tid);
+			th->trap_pending = false;
+		}
+	return 0;
+}
+
+static int seize_frozen(const char *cgroup, struct pstree *t)
+{
+	struct freezer f;
+	int r;
+
+	r = freezer_open(cgroup, &f);
+	if (r < 0)
+		return r;
+	r = freezer_freeze(&f);
+	if (r == 0) {
+		t->defer_traps = true;
+		do {
+			r = seize_pass(t);
+		} while (r > 0);
+		t->defer_traps = false;
+	}
+	freezer_close(&f);
+	return r < 0 ? r : wait_deferred(t);
+}
+
+int seize_tree(pid_t pid, const char *freeze_cgroup, struct pstree *t)
 {
 	int r;
 
 	if (!pstree_add(t, pid, NULL))
 		return -ENOMEM;
 	/* Stopped tasks cannot fork or clone, so a pass that finds nothing new is final. */
-	do {
-		r = seize_pass(t);
-	} while (r > 0);
+	if (freeze_cgroup)
+		r = seize_frozen(freeze_cgroup, t);
+	else
+		do {
+			r = seize_pass(t);
+		} while (r > 0);
+	if (r >= 0) /* tasks outside the cgroup may have moved on meanwhile: one more pass */
+		do {
+			r = seize_pass(t);
+		} while (r > 0);
 	if (r < 0) {
 		seize_release(t, RELEASE_RUN);
 		pstree_free(t);

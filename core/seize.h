@@ -9,10 +9,11 @@
 int seize_check_root(pid_t pid);
 /*
  * PTRACE_SEIZE + PTRACE_INTERRUPT every thread of pid and of all its descendants, re-scanning
- * threads and children until a whole pass finds nothing new. On failure everything seized so
- * far is released and t is emptied.
+ * threads and children until a whole pass finds nothing new. With freeze_cgroup, that cgroup
+ * is frozen while the tree is seized, so that nothing in it can fork or exit meanwhile. On
+ * failure everything seized so far is released and t is emptied.
  */
-int seize_tree(pid_t pid, struct pstree *t);
+int seize_tree(pid_t pid, const char *freeze_cgroup, struct pstree *t);
 
 enum release_mode {
 	RELEASE_RUN,   /* detach: the tree runs on as if nothing happened */
