@@ -16,12 +16,16 @@ gcc -O2 -o "$B/bench/ceilings" bench/ceilings.c
 work=$(mktemp -d "$DIR/ckpt-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# The workload must not inherit stray descriptors of whoever runs this (they point outside it).
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
 
 start_hog() {
 	setsid "$B/bench/memhog" "$SIZE_MIB" >"$work/hog.out" 2>&1 </dev/null &
 	hog=$!
+	disown
 	until grep -q READY "$work/hog.out" 2>/dev/null; do sleep 0.1; done
 }
 

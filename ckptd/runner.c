@@ -291,21 +291,49 @@ static void on_packet(struct run_reader *rd, const void *buf, size_t n)
 	}
 }
 
-static void read_reports(int fd, struct run_reader *rd)
+static bool read_one(int fd, struct run_reader *rd, char *buf, size_t size, int flags)
 {
-	_cleanup_free_ char *buf = malloc(sizeof(struct run_log) + sizeof(struct run_result));
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, size, flags);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return false;
+	on_packet(rd, buf, (size_t)n);
+	return true;
+}
+
+/*
+ * Read until the result, or until the job process ends. Not until the end of the socket: the
+ * tasks a restore creates are forked by the job process and may hold its end for a while.
+ */
+static void read_reports(int fd, int pidfd, struct run_reader *rd)
+{
+	size_t size = sizeof(struct run_log) + sizeof(struct run_result);
+	_cleanup_free_ char *buf = malloc(size);
 
 	if (!buf)
 		return;
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(struct run_log) + sizeof(struct run_result), 0);
+	while (!rd->have_result) {
+		struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			return;
-		on_packet(rd, buf, (size_t)n);
+		}
+		if (pfd[0].revents & POLLIN) {
+			if (!read_one(fd, rd, buf, size, MSG_DONTWAIT))
+				return;
+			continue;
+		}
+		if (pfd[0].revents & (POLLHUP | POLLERR) || pfd[1].revents)
+			break;
 	}
+	/* Ended: what it sent before is still queued. */
+	while (!rd->have_result && read_one(fd, rd, buf, size, MSG_DONTWAIT))
+		;
 }
 
 static void set_outcome(struct job *job, const struct run_reader *rd, int status)
@@ -351,7 +379,12 @@ void runner_run(struct job *job)
 	close(sp[1]);
 	rd->job = job;
 	if (pid > 0) {
-		read_reports(sp[0], rd);
+		int pidfd = sys_pidfd_open(pid, 0);
+
+		if (pidfd >= 0) {
+			read_reports(sp[0], pidfd, rd);
+			close(pidfd);
+		}
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 	} else {

@@ -255,6 +255,7 @@ static int do_restore(struct rst_tree *t, pid_t *ret_pid, int *ret_status)
 	closep(&t->sync_fd[1]);
 	if (r == 0)
 		r = wait_ready(t);
+	pr_debug("restore: %zu task(s) created and ready", t->n_tasks);
 	if (t->opts->no_pidns)
 		child = t->tasks[0].host_pid;
 	for (size_t i = 0; i < t->n_tasks && r == 0; i++)
@@ -264,6 +265,7 @@ static int do_restore(struct rst_tree *t, pid_t *ret_pid, int *ret_status)
 		kill_all(t, child);
 		return r;
 	}
+	pr_debug("restore: all tasks rebuilt; releasing them");
 	release_all(t);
 	*ret_pid = t->tasks[0].host_pid;
 	if (t->opts->pidfile) {
@@ -300,6 +302,8 @@ _public_ int ckpt_restore(const struct ckpt_restore_opts *opts, pid_t *ret_pid, 
 	if (r < 0)
 		return r;
 	r = rst_load(&t, dirfd);
+	if (r == 0)
+		pr_debug("restore: images of '%s' loaded and checked", opts->images_dir);
 	if (r == 0)
 		r = do_restore(&t, &pid, &status);
 	closep(&t.sync_fd[0]);

@@ -441,6 +441,7 @@ int rst_mm_rebuild(struct rst_tree *t, struct rst_task *task, struct rst_inject 
 		r = map_all(in, task);
 	if (r == 0)
 		r = fill_pages(task, in->tid);
+	pr_debug("pid %u: %zu mappings and their pages in place", task->pe->pid, task->mm->n_vmas);
 	if (r == 0)
 		r = finish_vmas(in, task);
 	if (r == 0)
