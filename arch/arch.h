@@ -44,8 +44,8 @@ uint64_t arch_gpregs_sp(const arch_gpregs_t *regs);
  * *ret gets the syscall's return value (negative errno on failure). Returns 0, or -errno when
  * the injection itself failed (the thread died, an unexpected stop ...).
  */
-int arch_syscall(pid_t tid, const arch_gpregs_t *base, uint64_t gate, long nr,
-		 const uint64_t args[6], long *ret);
+int arch_syscall(pid_t tid, const arch_gpregs_t *base, uint64_t gate, long nr, const uint64_t args[6],
+		 long *ret);
 
 /* Dump a thread's registers and extended state (FPU, XSAVE) into te (allocated; arch_thread_free). */
 int arch_thread_dump(pid_t tid, ThreadEntry *te);

@@ -48,8 +48,11 @@ int peer_from_socket(int fd, struct peer *ret)
 			return pr_perror("SO_PEERGROUPS");
 		}
 	}
-	*ret = (struct peer){
-		.pid = uc.pid, .uid = uc.uid, .gid = uc.gid, .groups = groups, .n_groups = len / sizeof(gid_t)};
+	*ret = (struct peer){.pid = uc.pid,
+			     .uid = uc.uid,
+			     .gid = uc.gid,
+			     .groups = groups,
+			     .n_groups = len / sizeof(gid_t)};
 	return 0;
 }
 
@@ -108,8 +111,8 @@ static int check_ids(const struct peer *p, const uint32_t uid[4], const uint32_t
 				    (unsigned int)p->uid);
 	for (int i = 0; i < 4; i++)
 		if (!peer_has_gid(p, gid[i]))
-			return deny(ret_why, "%s has %s gid %u, which is not one of your groups", what, id_names[i],
-				    gid[i]);
+			return deny(ret_why, "%s has %s gid %u, which is not one of your groups", what,
+				    id_names[i], gid[i]);
 	return 0;
 }
 
@@ -247,8 +250,9 @@ int auth_image_owner(int dirfd, uid_t owner_uid, char **ret_why)
 	if (fstat(dirfd, &st) < 0)
 		return pr_perror("stat of the images directory");
 	if (!owner_ok(&st, owner_uid))
-		return deny(ret_why, "the images directory is owned by uid %u or writable by others: "
-				     "only images written by ckptd are restored for you",
+		return deny(ret_why,
+			    "the images directory is owned by uid %u or writable by others: "
+			    "only images written by ckptd are restored for you",
 			    (unsigned int)st.st_uid);
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -266,7 +270,8 @@ int auth_image_owner(int dirfd, uid_t owner_uid, char **ret_why)
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return pr_perror("stat of '%s'", de->d_name);
 		if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || !owner_ok(&st, owner_uid))
-			return deny(ret_why, "image '%s' is not a file that only ckptd can write", de->d_name);
+			return deny(ret_why, "image '%s' is not a file that only ckptd can write",
+				    de->d_name);
 	}
 	return 0;
 }

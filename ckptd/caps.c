@@ -14,19 +14,19 @@
 static const cap_value_t keep[] = {
 	CAP_SYS_PTRACE,		/* seize and inspect the tasks of any user (ptrace, /proc/PID/mem, pagemap) */
 	CAP_CHECKPOINT_RESTORE, /* clone3 set_tid, /proc/PID/map_files, PR_SET_MM on kernels >= 5.9 */
-	CAP_SYS_ADMIN,		/* a new PID namespace for a restored tree; set_tid and PR_SET_MM before 5.9 */
-	CAP_SYS_RESOURCE,	/* PR_SET_MM; restore rlimits above ours */
-	CAP_SETUID,		/* restore the tasks' uids; setfsuid to create a user's images directory */
-	CAP_SETGID,		/* restore the tasks' gids and groups; setfsgid, setgroups */
-	CAP_SETPCAP,		/* restore the tasks' capability sets and bounding sets */
-	CAP_DAC_OVERRIDE,	/* write images in directories of any owner; reopen the tasks' files */
-	CAP_DAC_READ_SEARCH,	/* read /proc and the files of other users' tasks */
-	CAP_FOWNER,		/* chmod of images and directories that are not ours */
-	CAP_CHOWN,		/* hand a user's images directory to the service account */
-	CAP_KILL,		/* stop, resume or end the trees of other users (leave_stopped, failed restore) */
-	CAP_IPC_LOCK,		/* mlock()ed memory of restored tasks */
-	CAP_SYS_CHROOT,		/* restore the root directory of a chrooted task */
-	CAP_SYS_NICE,		/* restore nice values and scheduling policies */
+	CAP_SYS_ADMIN,	     /* a new PID namespace for a restored tree; set_tid and PR_SET_MM before 5.9 */
+	CAP_SYS_RESOURCE,    /* PR_SET_MM; restore rlimits above ours */
+	CAP_SETUID,	     /* restore the tasks' uids; setfsuid to create a user's images directory */
+	CAP_SETGID,	     /* restore the tasks' gids and groups; setfsgid, setgroups */
+	CAP_SETPCAP,	     /* restore the tasks' capability sets and bounding sets */
+	CAP_DAC_OVERRIDE,    /* write images in directories of any owner; reopen the tasks' files */
+	CAP_DAC_READ_SEARCH, /* read /proc and the files of other users' tasks */
+	CAP_FOWNER,	     /* chmod of images and directories that are not ours */
+	CAP_CHOWN,	     /* hand a user's images directory to the service account */
+	CAP_KILL,	/* stop, resume or end the trees of other users (leave_stopped, failed restore) */
+	CAP_IPC_LOCK,	/* mlock()ed memory of restored tasks */
+	CAP_SYS_CHROOT, /* restore the root directory of a chrooted task */
+	CAP_SYS_NICE,	/* restore nice values and scheduling policies */
 };
 
 int caps_drop(void)
@@ -43,7 +43,8 @@ int caps_drop(void)
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
 		cap_flag_value_t has = CAP_CLEAR;
 
-		if (CAP_IS_SUPPORTED(keep[i]) && cap_get_flag(cur, keep[i], CAP_PERMITTED, &has) == 0 && has == CAP_SET)
+		if (CAP_IS_SUPPORTED(keep[i]) && cap_get_flag(cur, keep[i], CAP_PERMITTED, &has) == 0 &&
+		    has == CAP_SET)
 			v[n++] = keep[i];
 	}
 	if (n && (cap_set_flag(want, CAP_PERMITTED, n, v, CAP_SET) < 0 ||

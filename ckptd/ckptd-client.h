@@ -27,8 +27,8 @@ void ckptd_client_response_free(RpcResponse *resp);
 
 int ckptd_client_version(struct ckptd_client *c, char **ret_version, uint32_t *ret_protocol);
 /* A relative images_dir is made absolute against the caller's working directory. */
-int ckptd_client_dump(struct ckptd_client *c, const struct ckpt_dump_opts *opts, struct ckpt_dump_stats *ret_stats,
-		      char **ret_message);
+int ckptd_client_dump(struct ckptd_client *c, const struct ckpt_dump_opts *opts,
+		      struct ckpt_dump_stats *ret_stats, char **ret_message);
 /* Detached only (opts->detach must be set); *ret_pid the restored root's host pid. */
 int ckptd_client_restore(struct ckptd_client *c, const struct ckpt_restore_opts *opts, pid_t *ret_pid,
 			 char **ret_message);

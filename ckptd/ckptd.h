@@ -13,8 +13,8 @@
  * CKPTD_MAX_RESPONSE: a SOCK_SEQPACKET packet must fit the sender's buffer (net.core.wmem_default,
  * 208 KiB on most systems).
  */
-#define CKPTD_MAX_RESPONSE (128u << 10)
-#define CKPTD_MAX_LISTED 64
+#define CKPTD_MAX_RESPONSE   (128u << 10)
+#define CKPTD_MAX_LISTED     64
 #define CKPTD_DEFAULT_SOCKET "/run/ckptd.sock"
 #define CKPTD_DEFAULT_CONFIG "/etc/ckpt/ckptd.conf"
 

@@ -164,8 +164,8 @@ static int absolute(const char *path, char **ret)
 	return asprintf(ret, "%s/%s", cwd, path) < 0 ? -ENOMEM : 0;
 }
 
-int ckptd_client_dump(struct ckptd_client *c, const struct ckpt_dump_opts *opts, struct ckpt_dump_stats *ret_stats,
-		      char **ret_message)
+int ckptd_client_dump(struct ckptd_client *c, const struct ckpt_dump_opts *opts,
+		      struct ckpt_dump_stats *ret_stats, char **ret_message)
 {
 	RpcRequest req = RPC_REQUEST__INIT;
 	RpcDumpReq d = RPC_DUMP_REQ__INIT;

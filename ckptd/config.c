@@ -147,7 +147,8 @@ static int parse_file(FILE *f, const char *path, struct ckptd_config *c)
 
 		lineno++;
 		if (n > CONFIG_MAX_LINE)
-			return pr_err("%s:%u: line longer than %u characters", path, lineno, CONFIG_MAX_LINE), -EINVAL;
+			return pr_err("%s:%u: line longer than %u characters", path, lineno, CONFIG_MAX_LINE),
+			       -EINVAL;
 		r = config_parse_line(line, &key, &value);
 		if (r == 0)
 			continue;

@@ -19,7 +19,7 @@ struct ckptd_config {
 	bool has_service;
 	uid_t service_uid;
 	gid_t service_gid;
-	int log_level; /* CKPT_LOG_* */
+	int log_level;	/* CKPT_LOG_* */
 	char *pid_file; /* written when daemonized; "" for none */
 };
 

@@ -37,7 +37,8 @@ static void usage(FILE *f)
 		   "The checkpoint/restore daemon: serves dump, restore, check, status, list, cancel and\n"
 		   "version requests on a unix socket.\n\n"
 		   "  -c, --config FILE   configuration file (" CKPTD_DEFAULT_CONFIG ")\n"
-		   "  -f, --foreground    stay in the foreground and log to stderr (default: daemonize, syslog)\n"
+		   "  -f, --foreground    stay in the foreground and log to stderr (default: daemonize, "
+		   "syslog)\n"
 		   "  -v, --verbose       same as --log-level debug\n"
 		   "  -V, --version       print the version\n"
 		   "  -h, --help          this text\n\n"
@@ -45,7 +46,8 @@ static void usage(FILE *f)
 		   "(--service-user and --service_user are the same):\n");
 	for (size_t i = 0; i < config_nr_keys(); i++)
 		fprintf(f, "  --%-18s %s\n", config_key(i), config_key_help(i));
-	fprintf(f, "\nSignals: SIGHUP re-reads the configuration; SIGTERM finishes running jobs, then exits.\n");
+	fprintf(f,
+		"\nSignals: SIGHUP re-reads the configuration; SIGTERM finishes running jobs, then exits.\n");
 }
 
 /* Fixed options plus one per configuration key, spelled with '_' and with '-'. */
@@ -53,7 +55,7 @@ static struct option *build_options(void)
 {
 	static const struct option fixed[] = {
 		{"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
-		{"verbose", no_argument, NULL, 'v'},      {"version", no_argument, NULL, 'V'},
+		{"verbose", no_argument, NULL, 'v'},	  {"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	size_t nk = config_nr_keys(), n = 0;
@@ -112,7 +114,8 @@ static int parse_args(int argc, char **argv)
 				usage(stderr);
 				return -EINVAL;
 			}
-			args.ov[args.n_ov++] = (struct config_override){config_key((size_t)(c - OPT_KEY)), optarg};
+			args.ov[args.n_ov++] =
+				(struct config_override){config_key((size_t)(c - OPT_KEY)), optarg};
 		}
 	}
 	if (optind < argc) {

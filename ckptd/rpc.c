@@ -23,8 +23,8 @@ static bool privileged(const struct peer *p)
 
 static const char *type_name(int type)
 {
-	static const char *const names[] = {"?",      "version", "check",  "dump",
-					    "restore", "status", "list",   "cancel", "pre-dump"};
+	static const char *const names[] = {"?",      "version", "check",  "dump",    "restore",
+					    "status", "list",	 "cancel", "pre-dump"};
 
 	return type > 0 && type < (int)ARRAY_SIZE(names) ? names[type] : "unknown";
 }
@@ -36,15 +36,16 @@ static int send_resp(struct conn *c, RpcResponse *resp)
 	int r;
 
 	if (len > CKPTD_MAX_RESPONSE)
-		return pr_err("answer of %zu bytes to a %s request is too large", len, type_name(resp->type)), -EMSGSIZE;
+		return pr_err("answer of %zu bytes to a %s request is too large", len, type_name(resp->type)),
+		       -EMSGSIZE;
 	buf = malloc(len ?: 1);
 	if (!buf)
 		return -ENOMEM;
 	rpc_response__pack(resp, buf);
 	r = conn_send(c, buf, len);
 	if (r < 0)
-		pr_debug("answering uid %u (pid %d): %s", (unsigned int)conn_peer(c)->uid, (int)conn_peer(c)->pid,
-			 strerror(-r));
+		pr_debug("answering uid %u (pid %d): %s", (unsigned int)conn_peer(c)->uid,
+			 (int)conn_peer(c)->pid, strerror(-r));
 	return r;
 }
 
@@ -68,8 +69,8 @@ static int refuse(struct conn *c, int type, int r, char *why)
 	int ret;
 
 	if (r == -EPERM)
-		pr_warn("refused %s for uid %u (pid %d): %s", type_name(type), (unsigned int)p->uid, (int)p->pid,
-			why ?: "not allowed");
+		pr_warn("refused %s for uid %u (pid %d): %s", type_name(type), (unsigned int)p->uid,
+			(int)p->pid, why ?: "not allowed");
 	else
 		pr_debug("%s for uid %u (pid %d): %s", type_name(type), (unsigned int)p->uid, (int)p->pid,
 			 why ?: strerror(-r));
@@ -166,10 +167,17 @@ static int on_jobs(struct conn *c, int type)
 	fill_jobs(jv, jp, v, n);
 	resp.type = type;
 	if (type == RPC_REQ_TYPE__RPC_STATUS) {
-		st = (RpcStatusResp){.base = st.base, .running = k.running, .queued = k.queued, .done = k.done,
-				     .failed = k.failed, .cancelled = k.cancelled, .workers = k.workers,
-				     .has_uptime_ns = true, .uptime_ns = now_ns(CLOCK_MONOTONIC) - rpc_t0,
-				     .n_jobs = n, .jobs = jp};
+		st = (RpcStatusResp){.base = st.base,
+				     .running = k.running,
+				     .queued = k.queued,
+				     .done = k.done,
+				     .failed = k.failed,
+				     .cancelled = k.cancelled,
+				     .workers = k.workers,
+				     .has_uptime_ns = true,
+				     .uptime_ns = now_ns(CLOCK_MONOTONIC) - rpc_t0,
+				     .n_jobs = n,
+				     .jobs = jp};
 		resp.status = &st;
 	} else {
 		ls.n_jobs = n;
@@ -251,12 +259,14 @@ static int on_dump(struct conn *c, const RpcRequest *req)
 	if (d->pid <= 0)
 		return reply_error(c, req->type, EINVAL, "pid must be positive", true);
 	if (d->leave_running && d->leave_stopped)
-		return reply_error(c, req->type, EINVAL, "leave_running and leave_stopped exclude each other", true);
+		return reply_error(c, req->type, EINVAL, "leave_running and leave_stopped exclude each other",
+				   true);
 	r = check_dir(c, req->type, d->images_dir);
 	if (r != 0)
 		return r;
 	if (d->freeze_cgroup && !privileged(p))
-		return refuse(c, req->type, -EPERM, strdup("freeze_cgroup is for root and the service account"));
+		return refuse(c, req->type, -EPERM,
+			      strdup("freeze_cgroup is for root and the service account"));
 	/* The first of three checks (runner.c): refuse early, before the request waits in the queue. */
 	if (!privileged(p)) {
 		r = auth_dump_tree(p, d->pid, &why);
@@ -293,7 +303,8 @@ static int on_restore(struct conn *c, const RpcRequest *req)
 	if (d->pidfile && !privileged(p))
 		return refuse(c, req->type, -EPERM, strdup("pidfile is for root and the service account"));
 	job = job_new(req->type, p);
-	if (!job || !(job->images_dir = strdup(d->images_dir)) || (d->pidfile && !(job->pidfile = strdup(d->pidfile)))) {
+	if (!job || !(job->images_dir = strdup(d->images_dir)) ||
+	    (d->pidfile && !(job->pidfile = strdup(d->pidfile)))) {
 		job_free(job);
 		return reply_error(c, req->type, ENOMEM, NULL, true);
 	}
@@ -378,12 +389,19 @@ void rpc_job_done(struct job *job)
 	resp.has_job_id = true;
 	resp.job_id = job->id;
 	if (job->type == RPC_REQ_TYPE__RPC_DUMP && !job->error) {
-		d = (RpcDumpResp){.base = d.base, .has_nr_tasks = true, .nr_tasks = job->stats.nr_tasks,
-				  .has_nr_threads = true, .nr_threads = job->stats.nr_threads,
-				  .has_frozen_ns = true, .frozen_ns = job->stats.frozen_ns,
-				  .has_pages = true, .pages = job->stats.pages_written,
-				  .has_bytes = true, .bytes = job->stats.bytes_written,
-				  .has_duration_ns = true, .duration_ns = job->stats.total_ns};
+		d = (RpcDumpResp){.base = d.base,
+				  .has_nr_tasks = true,
+				  .nr_tasks = job->stats.nr_tasks,
+				  .has_nr_threads = true,
+				  .nr_threads = job->stats.nr_threads,
+				  .has_frozen_ns = true,
+				  .frozen_ns = job->stats.frozen_ns,
+				  .has_pages = true,
+				  .pages = job->stats.pages_written,
+				  .has_bytes = true,
+				  .bytes = job->stats.bytes_written,
+				  .has_duration_ns = true,
+				  .duration_ns = job->stats.total_ns};
 		resp.dump = &d;
 	} else if (job->type == RPC_REQ_TYPE__RPC_RESTORE && !job->error) {
 		rs.pid = job->pid;

@@ -11,8 +11,8 @@
 struct conn;
 
 enum {
-	RPC_CLOSE = -1,  /* answered (if possible); close the connection */
-	RPC_KEEP = 0,    /* answered; wait for the next request */
+	RPC_CLOSE = -1,	 /* answered (if possible); close the connection */
+	RPC_KEEP = 0,	 /* answered; wait for the next request */
 	RPC_PENDING = 1, /* a job answers later */
 };
 

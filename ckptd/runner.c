@@ -116,8 +116,8 @@ static int user_images_dir(const struct job *job, int *ret_fd, struct run_result
 	if (fstat(fd, &st) < 0)
 		return pr_perror("stat of '%s'", job->images_dir);
 	if (!created && (st.st_uid != job->peer.uid || !dir_is_empty(fd))) {
-		snprintf(res->why, sizeof(res->why), "images directory '%s' exists and is not an empty one of yours",
-			 job->images_dir);
+		snprintf(res->why, sizeof(res->why),
+			 "images directory '%s' exists and is not an empty one of yours", job->images_dir);
 		return -EPERM;
 	}
 	if (fchown(fd, job->owner_uid, job->owner_gid) < 0 || fchmod(fd, 0700) < 0)
@@ -342,7 +342,8 @@ static void set_outcome(struct job *job, const struct run_reader *rd, int status
 
 	if (!rd->have_result) {
 		job->error = EIO;
-		if (asprintf(&job->message, "the job's process ended (status 0x%x) without an answer", status) < 0)
+		if (asprintf(&job->message, "the job's process ended (status 0x%x) without an answer",
+			     status) < 0)
 			job->message = NULL;
 		return;
 	}
@@ -355,8 +356,8 @@ static void set_outcome(struct job *job, const struct run_reader *rd, int status
 	why = rd->res.why[0] ? rd->res.why : rd->last_error[0] ? rd->last_error : strerror(job->error);
 	job->message = strdup(why);
 	if (job->error == EPERM)
-		pr_warn("job %" PRIu64 ": refused for uid %u (pid %d): %s", job->id, (unsigned int)job->peer.uid,
-			(int)job->peer.pid, why);
+		pr_warn("job %" PRIu64 ": refused for uid %u (pid %d): %s", job->id,
+			(unsigned int)job->peer.uid, (int)job->peer.pid, why);
 }
 
 void runner_run(struct job *job)

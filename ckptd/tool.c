@@ -14,7 +14,7 @@
 #include "ckptd.h"
 #include "util.h"
 
-static const char *const type_names[] = {"?",      "version", "check", "dump",    "restore",
+static const char *const type_names[] = {"?",	   "version", "check",	"dump",	   "restore",
 					 "status", "list",    "cancel", "pre-dump"};
 static const char *const state_names[] = {"?", "queued", "running", "done", "failed", "cancelled"};
 
@@ -50,17 +50,17 @@ static void print_resp(const RpcResponse *r)
 		       r->check->features[i]->present, r->check->features[i]->required,
 		       r->check->features[i]->detail ?: "");
 	if (r->dump)
-		printf("nr_tasks: %u\nnr_threads: %u\nfrozen_ns: %" PRIu64 "\npages: %" PRIu64 "\nbytes: %" PRIu64
-		       "\nduration_ns: %" PRIu64 "\n",
-		       r->dump->nr_tasks, r->dump->nr_threads, r->dump->frozen_ns, r->dump->pages, r->dump->bytes,
-		       r->dump->duration_ns);
+		printf("nr_tasks: %u\nnr_threads: %u\nfrozen_ns: %" PRIu64 "\npages: %" PRIu64
+		       "\nbytes: %" PRIu64 "\nduration_ns: %" PRIu64 "\n",
+		       r->dump->nr_tasks, r->dump->nr_threads, r->dump->frozen_ns, r->dump->pages,
+		       r->dump->bytes, r->dump->duration_ns);
 	if (r->restore)
 		printf("pid: %d\n", r->restore->pid);
 	if (r->status) {
 		const RpcStatusResp *s = r->status;
 
-		printf("running: %u\nqueued: %u\ndone: %u\nfailed: %u\ncancelled: %u\nworkers: %u\n", s->running,
-		       s->queued, s->done, s->failed, s->cancelled, s->workers);
+		printf("running: %u\nqueued: %u\ndone: %u\nfailed: %u\ncancelled: %u\nworkers: %u\n",
+		       s->running, s->queued, s->done, s->failed, s->cancelled, s->workers);
 		print_jobs(s->jobs, s->n_jobs);
 	}
 	if (r->list)
@@ -162,7 +162,8 @@ static int print_hex(const RpcRequest *req)
 
 int main(int argc, char **argv)
 {
-	struct req_parts p = {RPC_REQUEST__INIT, RPC_DUMP_REQ__INIT, RPC_RESTORE_REQ__INIT, RPC_CANCEL_REQ__INIT};
+	struct req_parts p = {RPC_REQUEST__INIT, RPC_DUMP_REQ__INIT, RPC_RESTORE_REQ__INIT,
+			      RPC_CANCEL_REQ__INIT};
 	const char *sock = CKPTD_DEFAULT_SOCKET;
 	struct ckptd_client *c = NULL;
 	RpcResponse *resp = NULL;

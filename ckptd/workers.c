@@ -208,7 +208,8 @@ static const struct job *find_conflict(const struct job *job)
 	for (const struct job *j = pool.head; j; j = j->next) {
 		if (!job_active(j))
 			continue;
-		if (job->type == RPC_REQ_TYPE__RPC_DUMP && j->type == RPC_REQ_TYPE__RPC_DUMP && j->pid == job->pid)
+		if (job->type == RPC_REQ_TYPE__RPC_DUMP && j->type == RPC_REQ_TYPE__RPC_DUMP &&
+		    j->pid == job->pid)
 			return j;
 		if (same_dir(j, job))
 			return j;
@@ -311,7 +312,8 @@ int pool_cancel(uint64_t id, const struct peer *p, bool privileged, char **ret_w
 	pthread_mutex_unlock(&pool.lock);
 	if (r == -ENOENT && asprintf(ret_why, "no job %" PRIu64, id) < 0)
 		*ret_why = NULL;
-	if (r == -EBUSY && asprintf(ret_why, "job %" PRIu64 " is running: only queued jobs can be cancelled", id) < 0)
+	if (r == -EBUSY &&
+	    asprintf(ret_why, "job %" PRIu64 " is running: only queued jobs can be cancelled", id) < 0)
 		*ret_why = NULL;
 	if (r == -EALREADY && asprintf(ret_why, "job %" PRIu64 " has already finished", id) < 0)
 		*ret_why = NULL;

@@ -19,22 +19,22 @@ struct job {
 	int type;  /* RpcReqType */
 	int state; /* RpcJobState */
 	struct peer peer;
-	bool privileged;  /* root or the service account */
-	uid_t owner_uid;  /* images written for a user belong to this account */
+	bool privileged; /* root or the service account */
+	uid_t owner_uid; /* images written for a user belong to this account */
 	gid_t owner_gid;
-	pid_t pid;        /* dump: the root asked for; restore: the restored root */
+	pid_t pid; /* dump: the root asked for; restore: the restored root */
 	char *images_dir;
 	char *freeze_cgroup;
 	char *pidfile;
 	bool leave_running, leave_stopped, shell_job;
 	struct conn *conn; /* waits for the answer; NULL once answered */
-	int error;         /* positive errno of a failed job */
-	char *message;     /* why it failed */
+	int error;	   /* positive errno of a failed job */
+	char *message;	   /* why it failed */
 	struct ckpt_dump_stats stats;
 	uint64_t t_queued, t_start, t_end; /* CLOCK_MONOTONIC */
-	bool busy;                         /* its answer is being sent: keep it */
-	struct job *prev, *next;           /* the table, oldest first */
-	struct job *qnext;                 /* the queue */
+	bool busy;			   /* its answer is being sent: keep it */
+	struct job *prev, *next;	   /* the table, oldest first */
+	struct job *qnext;		   /* the queue */
 };
 
 struct job_info {

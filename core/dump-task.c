@@ -10,7 +10,7 @@
 #include "log.h"
 #include "syscalls.h"
 
-#define NSIG_MAX 64
+#define NSIG_MAX     64
 #define SIGINFO_SIZE 128
 
 /* The kernel's struct sigaction as rt_sigaction(2) takes it (handler, flags, restorer, mask). */
@@ -42,8 +42,8 @@ static int inject_ok(int r, long ret, pid_t tid, const char *what)
 	return 0;
 }
 
-static int dump_sigactions(struct arena *a, struct infect *inf, uint64_t scratch, const struct proc_status *st,
-			   TaskCoreEntry *core)
+static int dump_sigactions(struct arena *a, struct infect *inf, uint64_t scratch,
+			   const struct proc_status *st, TaskCoreEntry *core)
 {
 	core->sigactions = arena_alloc(a, NSIG_MAX * sizeof(*core->sigactions));
 	if (!core->sigactions)
@@ -215,7 +215,7 @@ static int dump_siginfo_queue(struct arena *a, pid_t tid, bool shared, SiginfoEn
 			uint64_t off;
 			uint32_t flags;
 			int32_t nr;
-		} args = { n, shared ? 1u : 0u, 32 };
+		} args = {n, shared ? 1u : 0u, 32};
 		long got = ptrace(PTRACE_PEEKSIGINFO, tid, &args, buf);
 		SiginfoEntry **nv;
 
@@ -264,7 +264,8 @@ static int dump_thread_outside(struct arena *a, pid_t pid, pid_t tid, ThreadEntr
 	r = dump_siginfo_queue(a, tid, false, &te->pending, &te->n_pending);
 	if (r < 0)
 		return r;
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) == sizeof(rc) && rc.rseq_abi_pointer) {
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) == sizeof(rc) &&
+	    rc.rseq_abi_pointer) {
 		te->rseq = arena_alloc(a, sizeof(*te->rseq));
 		if (!te->rseq)
 			return -ENOMEM;

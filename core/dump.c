@@ -103,8 +103,10 @@ static int check_sessions(const struct dump_ctx *ctx)
 		if (ctx->opts->shell_job && task->ns_sid == root->ns_sid &&
 		    (!ext_pgid || task->ns_pgid == root->ns_pgid))
 			continue;
-		return pr_err("pid %d: its %s %d is outside the tree; start the job with setsid, or use --shell-job",
-			      task->pid, ext_sid ? "session" : "process group", ext_sid ? task->ns_sid : task->ns_pgid),
+		return pr_err("pid %d: its %s %d is outside the tree; start the job with setsid, or use "
+			      "--shell-job",
+			      task->pid, ext_sid ? "session" : "process group",
+			      ext_sid ? task->ns_sid : task->ns_pgid),
 		       -ENOTSUP;
 	}
 	return 0;
@@ -348,7 +350,7 @@ static enum release_mode release_mode_of(const struct ckpt_dump_opts *o)
 
 _public_ int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats *ret_stats)
 {
-	struct dump_ctx ctx = { .opts = opts, .dirfd = -EBADF };
+	struct dump_ctx ctx = {.opts = opts, .dirfd = -EBADF};
 	int r;
 
 	if (!opts || opts->sz < sizeof(*opts) || !opts->images_dir)

@@ -74,8 +74,8 @@ static int fd_describe(const struct task *task, int fd, FdEntry *e)
 	if (link[0] != '/')
 		return pr_err("pid %d: fd %d: %s: not supported yet", task->pid, fd, link), -ENOTSUP;
 	if (strlen(link) > 10 && !strcmp(link + strlen(link) - 10, " (deleted)"))
-		return pr_err("pid %d: fd %d: '%s': files deleted while open are not supported yet", task->pid, fd,
-			      link),
+		return pr_err("pid %d: fd %d: '%s': files deleted while open are not supported yet",
+			      task->pid, fd, link),
 		       -ENOTSUP;
 	if (S_ISREG(st.st_mode)) {
 		e->kind = FD_KIND__FD_REG;
@@ -89,7 +89,8 @@ static int fd_describe(const struct task *task, int fd, FdEntry *e)
 		e->has_rdev = true;
 		e->rdev = st.st_rdev;
 	} else {
-		return pr_err("pid %d: fd %d: '%s': this kind of file is not supported yet", task->pid, fd, link),
+		return pr_err("pid %d: fd %d: '%s': this kind of file is not supported yet", task->pid, fd,
+			      link),
 		       -ENOTSUP;
 	}
 	e->path = TAKE_PTR(link);

@@ -18,7 +18,7 @@ int freezer_open(const char *path, struct freezer *ret)
 
 	if (dfd < 0)
 		return pr_perror("cannot open cgroup '%s'", path);
-	*ret = (struct freezer){ .dirfd = dfd };
+	*ret = (struct freezer){.dirfd = dfd};
 	if (faccessat(dfd, "freezer.state", W_OK, 0) == 0)
 		return 0;
 	if (faccessat(dfd, "cgroup.freeze", W_OK, 0) == 0) {
@@ -57,7 +57,7 @@ int freezer_freeze(struct freezer *f)
 		return r;
 	f->frozen = true;
 	for (int ms = 0; ms < FREEZE_TIMEOUT_MS; ms += 10) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 
 		if (is_frozen(f))
 			return 0;

@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 
-#define CKPT_IMG_VERSION 1
-#define CKPT_IMG_MAX_RECORD (64u << 20)
+#define CKPT_IMG_VERSION	1
+#define CKPT_IMG_MAX_RECORD	(64u << 20)
 #define CKPT_IMG_PAGES_DATA_OFF 4096u
 
 enum img_kind {

@@ -42,7 +42,8 @@ int imgdir_open_for_dump(const char *path, int *ret_dirfd)
 	if (dfd < 0)
 		return pr_perror("cannot open images directory '%s'", path);
 	if (faccessat(dfd, "inventory.img", F_OK, 0) == 0)
-		return pr_err("images directory '%s' already holds a checkpoint; use an empty one", path), -EEXIST;
+		return pr_err("images directory '%s' already holds a checkpoint; use an empty one", path),
+		       -EEXIST;
 	/* Root passes access(2) checks; only creating a file tells whether we can write here. */
 	probe = openat(dfd, ".ckpt-write-test", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (probe < 0)

@@ -10,7 +10,7 @@
 
 int task_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
-	struct iovec l = { buf, len }, r = { (void *)(uintptr_t)addr, len };
+	struct iovec l = {buf, len}, r = {(void *)(uintptr_t)addr, len};
 	ssize_t n = sys_process_vm_readv(pid, &l, 1, &r, 1);
 
 	if (n < 0)
@@ -20,7 +20,7 @@ int task_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 
 int task_mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 {
-	struct iovec l = { (void *)buf, len }, r = { (void *)(uintptr_t)addr, len };
+	struct iovec l = {(void *)buf, len}, r = {(void *)(uintptr_t)addr, len};
 	ssize_t n = sys_process_vm_writev(pid, &l, 1, &r, 1);
 
 	if (n < 0)
@@ -33,7 +33,7 @@ int infect_begin(struct infect *inf, pid_t tid, uint64_t gate)
 	uint64_t all = ~0ull;
 	int r;
 
-	*inf = (struct infect){ .tid = tid, .gate = gate };
+	*inf = (struct infect){.tid = tid, .gate = gate};
 	r = arch_gpregs_get(tid, &inf->saved);
 	if (r < 0)
 		return r;
@@ -49,7 +49,7 @@ int infect_begin(struct infect *inf, pid_t tid, uint64_t gate)
 int infect_syscall(struct infect *inf, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
 		   uint64_t a4, uint64_t a5, long *ret)
 {
-	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
+	const uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
 
 	return arch_syscall(inf->tid, &inf->saved, inf->gate, nr, args, ret);
 }

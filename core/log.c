@@ -26,7 +26,7 @@ bool ckpt_log_enabled(int level)
 
 static void log_stderr(int level, const char *msg)
 {
-	static const char *const prefix[] = { "Error: ", "Warning: ", "", "" };
+	static const char *const prefix[] = {"Error: ", "Warning: ", "", ""};
 
 	fprintf(stderr, "%s%s\n", prefix[level & 3], msg);
 }

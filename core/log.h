@@ -10,33 +10,33 @@
 void ckpt_log(int level, const char *fmt, ...) _printf_(2, 3);
 bool ckpt_log_enabled(int level);
 
-#define pr_err(fmt, ...) ckpt_log(CKPT_LOG_ERROR, fmt, ##__VA_ARGS__)
-#define pr_warn(fmt, ...) ckpt_log(CKPT_LOG_WARN, fmt, ##__VA_ARGS__)
-#define pr_info(fmt, ...) ckpt_log(CKPT_LOG_INFO, fmt, ##__VA_ARGS__)
+#define pr_err(fmt, ...)   ckpt_log(CKPT_LOG_ERROR, fmt, ##__VA_ARGS__)
+#define pr_warn(fmt, ...)  ckpt_log(CKPT_LOG_WARN, fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...)  ckpt_log(CKPT_LOG_INFO, fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...) ckpt_log(CKPT_LOG_DEBUG, fmt, ##__VA_ARGS__)
 
 /*
  * Log an error with the text of errno value r (negative) and return r, so that
  * a caller can write: return pr_err_errno(r, "seize %d", pid);
  */
-#define pr_err_errno(r, fmt, ...)                                                   \
-	({                                                                          \
-		int _r_ = (r);                                                      \
+#define pr_err_errno(r, fmt, ...)                                                    \
+	({                                                                           \
+		int _r_ = (r);                                                       \
 		ckpt_log(CKPT_LOG_ERROR, fmt ": %s", ##__VA_ARGS__, strerror(-_r_)); \
-		_r_;                                                                \
+		_r_;                                                                 \
 	})
 /* Same, taking the error from errno; returns -errno. */
-#define pr_perror(fmt, ...)                                                         \
-	({                                                                          \
-		int _e_ = errno > 0 ? -errno : -EIO;                                \
+#define pr_perror(fmt, ...)                                                          \
+	({                                                                           \
+		int _e_ = errno > 0 ? -errno : -EIO;                                 \
 		ckpt_log(CKPT_LOG_ERROR, fmt ": %s", ##__VA_ARGS__, strerror(-_e_)); \
-		_e_;                                                                \
+		_e_;                                                                 \
 	})
 /* A parser of untrusted input: debug message, -EINVAL. */
-#define bad_input(fmt, ...)                                         \
-	({                                                          \
+#define bad_input(fmt, ...)                                                 \
+	({                                                                  \
 		ckpt_log(CKPT_LOG_DEBUG, "bad input: " fmt, ##__VA_ARGS__); \
-		-EINVAL;                                            \
+		-EINVAL;                                                    \
 	})
 
 #endif

@@ -17,10 +17,10 @@
 #include "mem.h"
 #include "syscalls.h"
 
-#define PAGE_SZ 4096ull
-#define CHUNK_PAGES 1024u            /* one pagemap entry covers at most 4 MiB */
-#define BATCH_BYTES (64ull << 20)    /* read this much per process_vm_readv batch */
-#define BATCH_IOVS 512
+#define PAGE_SZ	    4096ull
+#define CHUNK_PAGES 1024u	  /* one pagemap entry covers at most 4 MiB */
+#define BATCH_BYTES (64ull << 20) /* read this much per process_vm_readv batch */
+#define BATCH_IOVS  512
 
 const char *mem_vma_kind_name(VmaKind kind)
 {
@@ -65,17 +65,20 @@ static int vma_kind_of(pid_t pid, const struct proc_vma *v, VmaKind *ret)
 	} else if (p[0] == '/' && !strcmp(p, "/dev/zero") && v->shared) {
 		*ret = VMA_KIND__VMA_ANON_SHARED;
 	} else {
-		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64 " '%s'%s is not supported yet", pid, v->start,
-			      v->end, p, v->deleted ? " (deleted file)" : ""),
+		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64 " '%s'%s is not supported yet", pid,
+			      v->start, v->end, p, v->deleted ? " (deleted file)" : ""),
 		       -ENOTSUP;
 	}
 	if ((v->madv & (VMA_MADV_IO | VMA_MADV_PFNMAP)) &&
-	    (*ret == VMA_KIND__VMA_FILE_SHARED || *ret == VMA_KIND__VMA_FILE_PRIVATE || *ret == VMA_KIND__VMA_ANON_PRIVATE))
-		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64 " '%s' is device memory, which cannot be dumped",
+	    (*ret == VMA_KIND__VMA_FILE_SHARED || *ret == VMA_KIND__VMA_FILE_PRIVATE ||
+	     *ret == VMA_KIND__VMA_ANON_PRIVATE))
+		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64
+			      " '%s' is device memory, which cannot be dumped",
 			      pid, v->start, v->end, p ?: ""),
 		       -ENOTSUP;
 	if (*ret == VMA_KIND__VMA_ANON_SHARED)
-		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64 ": shared anonymous memory is not supported yet",
+		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64
+			      ": shared anonymous memory is not supported yet",
 			      pid, v->start, v->end),
 		       -ENOTSUP;
 	return 0;
@@ -176,7 +179,7 @@ static bool vma_has_private_pages(const VmaEntry *v)
 /* A run of pages to save. */
 struct page_run {
 	uint64_t start, end;
-	bool unreadable; /* no PROT_READ: go through /proc/PID/mem */
+	bool unreadable;     /* no PROT_READ: go through /proc/PID/mem */
 	const VmaEntry *vma; /* runs never cross mappings: restore checks each against one */
 };
 
@@ -202,7 +205,7 @@ static int runs_add(struct run_list *l, const VmaEntry *vma, uint64_t start, uin
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (struct page_run){ start, end, unreadable, vma };
+	l->v[l->n++] = (struct page_run){start, end, unreadable, vma};
 	return 0;
 }
 
@@ -242,7 +245,7 @@ static int scan_vma_ioctl(int pmfd, const VmaEntry *v, struct run_list *l)
 
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
-#define PM_FILE (1ull << 61)
+#define PM_FILE	   (1ull << 61)
 
 static int scan_vma_pagemap(int pmfd, const VmaEntry *v, struct run_list *l)
 {
@@ -287,17 +290,17 @@ static int scan_pages(pid_t pid, const MmEntry *mm, struct run_list *l)
 			r = scan_vma_pagemap(pmfd, v, l);
 		}
 		if (r < 0)
-			return pr_err_errno(r, "pid %d: scanning pages of %#" PRIx64 "-%#" PRIx64, pid, v->start,
-					    v->end);
+			return pr_err_errno(r, "pid %d: scanning pages of %#" PRIx64 "-%#" PRIx64, pid,
+					    v->start, v->end);
 	}
 	return 0;
 }
 
 struct page_writer {
 	pid_t pid;
-	int memfd;         /* /proc/PID/mem, for unreadable mappings */
+	int memfd; /* /proc/PID/mem, for unreadable mappings */
 	int pages_fd;
-	uint64_t offset;   /* in the pages file */
+	uint64_t offset; /* in the pages file */
 	struct img *pagemap;
 	uint8_t *buf;
 	struct iovec liov[BATCH_IOVS], riov[BATCH_IOVS];
@@ -317,7 +320,8 @@ static int writer_flush(struct page_writer *w)
 	if (n < 0)
 		return pr_err_errno((int)n, "pid %d: reading its memory", w->pid);
 	if ((size_t)n != w->fill)
-		return pr_err("pid %d: memory changed while being read (%zd of %zu bytes)", w->pid, n, w->fill),
+		return pr_err("pid %d: memory changed while being read (%zd of %zu bytes)", w->pid, n,
+			      w->fill),
 		       -EFAULT;
 	r = write_all(w->pages_fd, w->buf, w->fill);
 	if (r < 0)
@@ -350,8 +354,8 @@ static int writer_add(struct page_writer *w, uint64_t addr, uint64_t len)
 	pe->flags = PAGEMAP_FLAG__PE_PRESENT;
 	pe->has_offset = pe->has_checksum = true;
 	pe->offset = w->offset;
-	w->liov[w->niov] = (struct iovec){ w->buf + w->fill, len };
-	w->riov[w->niov] = (struct iovec){ (void *)(uintptr_t)addr, len };
+	w->liov[w->niov] = (struct iovec){w->buf + w->fill, len};
+	w->riov[w->niov] = (struct iovec){(void *)(uintptr_t)addr, len};
 	w->niov++;
 	w->fill += len;
 	w->offset += len;

@@ -13,7 +13,7 @@
 
 struct pipe_ref {
 	uint64_t id;
-	pid_t rd_pid;      /* a task holding the read end, and its fd */
+	pid_t rd_pid; /* a task holding the read end, and its fd */
 	int rd_fd;
 	uint32_t rd_flags, wr_flags;
 	bool rd, wr;
@@ -30,7 +30,7 @@ static struct pipe_ref *find_or_add(struct pipe_ref **v, size_t *n, uint64_t id)
 	if (!nv)
 		return NULL;
 	*v = nv;
-	nv[*n] = (struct pipe_ref){ .id = id };
+	nv[*n] = (struct pipe_ref){.id = id};
 	return &nv[(*n)++];
 }
 
@@ -158,7 +158,8 @@ static bool is_plain_file(const FdEntry *e)
 }
 
 /* An earlier fd of the tree with the same open file description as (pid, e), or NULL. */
-static const FdEntry *same_description(const struct pstree *t, const struct fd_list *fds, size_t ti, size_t fk)
+static const FdEntry *same_description(const struct pstree *t, const struct fd_list *fds, size_t ti,
+				       size_t fk)
 {
 	const FdEntry *e = fds[ti].v[fk];
 

@@ -15,29 +15,29 @@
 
 /* smaps VmFlags we keep (bits of vma_entry.madv). */
 enum {
-	VMA_MADV_GROWSDOWN = 1 << 0, /* gd */
-	VMA_MADV_LOCKED = 1 << 1,    /* lo */
-	VMA_MADV_DONTFORK = 1 << 2,  /* dc */
-	VMA_MADV_DONTDUMP = 1 << 3,  /* dd */
-	VMA_MADV_HUGEPAGE = 1 << 4,  /* hg */
+	VMA_MADV_GROWSDOWN = 1 << 0,  /* gd */
+	VMA_MADV_LOCKED = 1 << 1,     /* lo */
+	VMA_MADV_DONTFORK = 1 << 2,   /* dc */
+	VMA_MADV_DONTDUMP = 1 << 3,   /* dd */
+	VMA_MADV_HUGEPAGE = 1 << 4,   /* hg */
 	VMA_MADV_NOHUGEPAGE = 1 << 5, /* nh */
-	VMA_MADV_MERGEABLE = 1 << 6, /* mg */
+	VMA_MADV_MERGEABLE = 1 << 6,  /* mg */
 	VMA_MADV_WIPEONFORK = 1 << 7, /* wf */
-	VMA_MADV_IO = 1 << 8,        /* io: VM_IO, cannot be dumped */
-	VMA_MADV_PFNMAP = 1 << 9,    /* pf */
-	VMA_MADV_SHARED = 1 << 10,   /* sh */
+	VMA_MADV_IO = 1 << 8,	      /* io: VM_IO, cannot be dumped */
+	VMA_MADV_PFNMAP = 1 << 9,     /* pf */
+	VMA_MADV_SHARED = 1 << 10,    /* sh */
 };
 
 struct proc_vma {
 	uint64_t start, end;
-	uint64_t pgoff;       /* bytes */
-	uint32_t prot;        /* PROT_READ|PROT_WRITE|PROT_EXEC */
-	bool shared;          /* 's' in the perms column */
+	uint64_t pgoff; /* bytes */
+	uint32_t prot;	/* PROT_READ|PROT_WRITE|PROT_EXEC */
+	bool shared;	/* 's' in the perms column */
 	uint32_t dev_major, dev_minor;
 	uint64_t ino;
-	char *path;           /* file path, "[heap]", "[stack]", "[vdso]", ..., or NULL for anon */
-	bool deleted;         /* path ended in " (deleted)", which is stripped */
-	uint32_t madv;        /* VMA_MADV_* from smaps VmFlags; 0 when parsed from maps */
+	char *path;    /* file path, "[heap]", "[stack]", "[vdso]", ..., or NULL for anon */
+	bool deleted;  /* path ended in " (deleted)", which is stripped */
+	uint32_t madv; /* VMA_MADV_* from smaps VmFlags; 0 when parsed from maps */
 };
 
 /* /proc/PID/smaps (maps plus VmFlags). */
@@ -51,7 +51,7 @@ struct proc_status {
 	uint32_t umask;
 	pid_t tgid, pid, ppid;
 	pid_t ns_tgid, ns_pid, ns_pgid, ns_sid; /* innermost namespace (last NStgid/NSpid/NSpgid/NSsid) */
-	uint32_t uid[4], gid[4];                /* real, effective, saved, fs */
+	uint32_t uid[4], gid[4];		/* real, effective, saved, fs */
 	uint32_t *groups;
 	size_t ngroups;
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
@@ -59,7 +59,7 @@ struct proc_status {
 	int seccomp;
 	uint64_t sig_pnd, shd_pnd, sig_blk, sig_ign, sig_cgt;
 	uint32_t threads;
-	bool kthread;                           /* "Kthread: 1", or PF_KTHREAD from stat */
+	bool kthread; /* "Kthread: 1", or PF_KTHREAD from stat */
 };
 
 int proc_parse_status(pid_t pid, struct proc_status *ret);
@@ -70,7 +70,7 @@ struct proc_stat {
 	char state;
 	pid_t ppid, pgrp, session;
 	int tty_nr;
-	uint32_t flags;           /* PF_* */
+	uint32_t flags; /* PF_* */
 	uint32_t num_threads;
 	uint64_t start_time;
 	uint64_t start_code, end_code, start_stack;
@@ -101,7 +101,7 @@ struct proc_timer {
 	int id;
 	int signo;
 	uint64_t sigval;
-	int notify;     /* SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID (as signal|thread id) */
+	int notify; /* SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID (as signal|thread id) */
 	pid_t notify_tid;
 	int clockid;
 };

@@ -42,7 +42,7 @@ int task_add_thread(struct task *task, pid_t tid)
 	if (!th)
 		return -ENOMEM;
 	task->threads = th;
-	th[task->nr_threads] = (struct thread){ .tid = tid, .ns_tid = tid };
+	th[task->nr_threads] = (struct thread){.tid = tid, .ns_tid = tid};
 	task->nr_threads++;
 	return 0;
 }

@@ -51,15 +51,17 @@ static int own_gate(uint64_t *ret)
 static int recv_msg(int fd, struct rst_msg *m, pid_t *ret_pid)
 {
 	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
-	struct iovec iov = { m, sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct pollfd pfd = { fd, POLLIN, 0 };
+	struct iovec iov = {m, sizeof(*m)};
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct pollfd pfd = {fd, POLLIN, 0};
 	ssize_t n;
 	int r;
 
 	r = poll(&pfd, 1, READY_TIMEOUT_MS);
 	if (r == 0)
-		return pr_err("restored tasks did not report within %d s", READY_TIMEOUT_MS / 1000), -ETIMEDOUT;
+		return pr_err("restored tasks did not report within %d s", READY_TIMEOUT_MS / 1000),
+		       -ETIMEDOUT;
 	if (r < 0)
 		return pr_perror("waiting for restored tasks");
 	n = recvmsg(fd, &mh, 0);
@@ -130,7 +132,8 @@ static int unregister_rseq(struct rst_inject *in)
 {
 	struct ckpt_rseq_config rc;
 
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(rc), &rc) != sizeof(rc) || !rc.rseq_abi_pointer)
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(rc), &rc) != sizeof(rc) ||
+	    !rc.rseq_abi_pointer)
 		return 0;
 	return rst_syscall_ok(in, "unregistering rseq", __NR_rseq, rc.rseq_abi_pointer, rc.rseq_abi_size,
 			      1 /* RSEQ_FLAG_UNREGISTER */, rc.signature, 0, 0, NULL);
@@ -138,7 +141,7 @@ static int unregister_rseq(struct rst_inject *in)
 
 static int rebuild_task(struct rst_tree *t, struct rst_task *task)
 {
-	struct rst_inject in = { .tid = task->host_pid, .gate = t->gate };
+	struct rst_inject in = {.tid = task->host_pid, .gate = t->gate};
 	uint64_t all = ~0ull;
 	int r;
 
@@ -149,8 +152,8 @@ static int rebuild_task(struct rst_tree *t, struct rst_task *task)
 		return pr_perror("pid %u: blocking signals", task->pe->pid);
 	r = arch_gpregs_get(task->host_pid, &in.base);
 	if (r == 0)
-		r = rst_syscall_ok(&in, "closing the sync socket", __NR_close, (uint64_t)task->sync_fd, 0, 0, 0, 0, 0,
-				   NULL);
+		r = rst_syscall_ok(&in, "closing the sync socket", __NR_close, (uint64_t)task->sync_fd, 0, 0,
+				   0, 0, 0, NULL);
 	if (r == 0)
 		r = unregister_rseq(&in);
 	if (r == 0)
@@ -164,15 +167,28 @@ static void release_all(struct rst_tree *t)
 {
 	for (size_t i = 0; i < t->n_tasks; i++)
 		for (size_t k = 0; k < t->tasks[i].pe->n_threads && t->tasks[i].seized; k++)
-			if (t->tasks[i].host_tids[k] > 0 && ptrace(PTRACE_DETACH, t->tasks[i].host_tids[k], 0, 0) < 0)
+			if (t->tasks[i].host_tids[k] > 0 &&
+			    ptrace(PTRACE_DETACH, t->tasks[i].host_tids[k], 0, 0) < 0)
 				pr_warn("thread %d: detach: %s", t->tasks[i].host_tids[k], strerror(errno));
 }
 
+/*
+ * Undo a failed restore. Every task dies; the ones we trace must be waited for by us first
+ * (threads before their group leader), or they stay zombies their parents, and so the ns
+ * init, wait for forever.
+ */
 static void kill_all(struct rst_tree *t, pid_t child)
 {
 	for (size_t i = 0; i < t->n_tasks; i++)
 		if (t->tasks[i].host_pid > 0)
 			kill(t->tasks[i].host_pid, SIGKILL);
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		const struct rst_task *task = &t->tasks[i];
+
+		for (size_t k = task->pe->n_threads; task->seized && k-- > 0;)
+			if (task->host_tids[k] > 0)
+				waitpid(task->host_tids[k], NULL, __WALL);
+	}
 	if (child > 0) {
 		kill(child, SIGKILL);
 		waitpid(child, NULL, __WALL);
@@ -205,7 +221,7 @@ static int write_pidfile(const char *path, pid_t pid)
 /* Create the tree: returns our direct child (the ns init, or the root with no_pidns). */
 static int create_tree(struct rst_tree *t, pid_t *ret_child)
 {
-	struct clone_args ca = { .flags = CLONE_NEWPID, .exit_signal = SIGCHLD };
+	struct clone_args ca = {.flags = CLONE_NEWPID, .exit_signal = SIGCHLD};
 	long pid;
 	int r;
 
@@ -289,7 +305,7 @@ static int find_tty(void)
 
 _public_ int ckpt_restore(const struct ckpt_restore_opts *opts, pid_t *ret_pid, int *ret_status)
 {
-	struct rst_tree t = { .opts = opts, .sync_fd = { -EBADF, -EBADF }, .shell_tty = -1 };
+	struct rst_tree t = {.opts = opts, .sync_fd = {-EBADF, -EBADF}, .shell_tty = -1};
 	_cleanup_close_ int dirfd = -EBADF;
 	pid_t pid = 0;
 	int status = 0, r;

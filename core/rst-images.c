@@ -13,7 +13,7 @@
 #include "proc.h"
 #include "rst.h"
 
-#define PAGE_SZ 4096ull
+#define PAGE_SZ	 4096ull
 #define USER_TOP (1ull << 56) /* above any user address of a 4- or 5-level x86_64 or arm64 mm */
 
 int rst_task_index(const struct rst_tree *t, uint32_t ns_pid)
@@ -91,7 +91,8 @@ static int check_pstree(struct rst_tree *t)
 		task->parent = i ? rst_task_index(t, pe->ppid) : -1;
 		t->n_tasks++;
 		if (i && task->parent < 0)
-			return pr_err("'pstree.img': pid %u: parent %u is not dumped before it", pe->pid, pe->ppid),
+			return pr_err("'pstree.img': pid %u: parent %u is not dumped before it", pe->pid,
+				      pe->ppid),
 			       -EBADMSG;
 	}
 	if (t->tasks[0].pe->pid != t->inv->root_pid)
@@ -108,15 +109,17 @@ static int check_sessions(const struct rst_tree *t)
 		const PstreeEntry *pe = t->tasks[i].pe;
 		const PstreeEntry *pp = i ? t->tasks[t->tasks[i].parent].pe : NULL;
 		bool sid_ok = pe->sid == pe->pid || (pp && pp->sid == pe->sid) || (!pp && shell);
-		bool pgid_ok = rst_task_index(t, pe->pgid) >= 0 || (shell && pe->pgid == t->tasks[0].pe->pgid);
+		bool pgid_ok =
+			rst_task_index(t, pe->pgid) >= 0 || (shell && pe->pgid == t->tasks[0].pe->pgid);
 
 		if (!pp && pe->sid != pe->pid && !shell)
-			return pr_err("the root %u was not a session leader when dumped; restore with --shell-job",
+			return pr_err("the root %u was not a session leader when dumped; restore with "
+				      "--shell-job",
 				      pe->pid),
 			       -EINVAL;
 		if (!sid_ok || !pgid_ok)
-			return pr_err("pid %u: session %u / group %u cannot be recreated yet", pe->pid, pe->sid,
-				      pe->pgid),
+			return pr_err("pid %u: session %u / group %u cannot be recreated yet", pe->pid,
+				      pe->sid, pe->pgid),
 			       -ENOTSUP;
 	}
 	return 0;
@@ -137,8 +140,8 @@ static int load_core(struct rst_tree *t, struct rst_task *task)
 		return pr_err("'%s': does not match pstree.img", name), -EBADMSG;
 	for (size_t i = 0; i < c->n_threads; i++) {
 		if (c->threads[i]->tid != task->pe->threads[i])
-			return pr_err("'%s': thread %zu is %u, pstree.img says %u", name, i, c->threads[i]->tid,
-				      task->pe->threads[i]),
+			return pr_err("'%s': thread %zu is %u, pstree.img says %u", name, i,
+				      c->threads[i]->tid, task->pe->threads[i]),
 			       -EBADMSG;
 		r = arch_thread_validate(c->threads[i], why, sizeof(why));
 		if (r < 0)
@@ -161,8 +164,9 @@ static int file_size_matches(const char *what, uint32_t pid, const char *path, u
 	if (reg && !S_ISREG(st.st_mode))
 		return pr_err("pid %u: %s '%s' is no longer a regular file", pid, what, path), -EINVAL;
 	if (reg && (uint64_t)st.st_size != size)
-		return pr_err("pid %u: %s '%s' changed size since the dump (%" PRIu64 " -> %" PRIu64 " bytes)", pid,
-			      what, path, size, (uint64_t)st.st_size),
+		return pr_err("pid %u: %s '%s' changed size since the dump (%" PRIu64 " -> %" PRIu64
+			      " bytes)",
+			      pid, what, path, size, (uint64_t)st.st_size),
 		       -ESTALE;
 	return 0;
 }
@@ -195,9 +199,10 @@ static int check_vmas(uint32_t pid, const char *name, const MmEntry *mm)
 
 		if (v->kind == VMA_KIND__VMA_VSYSCALL)
 			continue; /* the fixed kernel page above user space; not restored, not checked */
-		if (v->start < prev_end || v->end <= v->start || v->end > USER_TOP || (v->start | v->end) % PAGE_SZ ||
-		    v->pgoff % PAGE_SZ)
-			return pr_err("'%s': bad mapping %#" PRIx64 "-%#" PRIx64, name, v->start, v->end), -EBADMSG;
+		if (v->start < prev_end || v->end <= v->start || v->end > USER_TOP ||
+		    (v->start | v->end) % PAGE_SZ || v->pgoff % PAGE_SZ)
+			return pr_err("'%s': bad mapping %#" PRIx64 "-%#" PRIx64, name, v->start, v->end),
+			       -EBADMSG;
 		prev_end = v->end;
 		if (v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) {
 			if (!v->path || v->path[0] != '/')
@@ -215,7 +220,8 @@ static int check_vmas(uint32_t pid, const char *name, const MmEntry *mm)
 
 		memcpy(&want, mm->vdso_sum.data, sizeof(want));
 		if (r < 0 || sum != want)
-			return pr_err("pid %u: the [vdso] of this kernel differs from the dumped one; restore on a node "
+			return pr_err("pid %u: the [vdso] of this kernel differs from the dumped one; "
+				      "restore on a node "
 				      "running the same kernel",
 				      pid),
 			       -ENOEXEC;
@@ -255,7 +261,8 @@ static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 		return file_size_matches("file", pid, e->path, 0, false);
 	case FD_KIND__FD_PIPE:
 		if (!e->has_pipe_id || !rst_find_pipe(t, e->pipe_id))
-			return pr_err("pid %u: fd %u: its pipe is missing from 'pipes.img'", pid, e->fd), -EBADMSG;
+			return pr_err("pid %u: fd %u: its pipe is missing from 'pipes.img'", pid, e->fd),
+			       -EBADMSG;
 		return 0;
 	case FD_KIND__FD_EXTERNAL:
 		if (!e->ext_key)
@@ -265,7 +272,8 @@ static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 				return 0;
 		if (e->is_tty && t->opts->shell_job && t->shell_tty >= 0)
 			return 0;
-		return pr_err("pid %u: fd %u: '%s' was outside the tree; hand it in with --inherit-fd fd[N]:%s%s",
+		return pr_err("pid %u: fd %u: '%s' was outside the tree; hand it in with --inherit-fd "
+			      "fd[N]:%s%s",
 			      pid, e->fd, e->ext_key, e->ext_key, e->is_tty ? " or use --shell-job" : ""),
 		       -EINVAL;
 	default:
@@ -320,13 +328,16 @@ static int check_pagemap_entry(const struct rst_task *task, const char *name, co
 	v = vma_holding(task->mm, pe->vaddr, pe->vaddr + len);
 	if (pe->vaddr % PAGE_SZ || !v ||
 	    (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_FILE_PRIVATE))
-		return pr_err("'%s': pages at %#" PRIx64 " are outside any private mapping", name, pe->vaddr), -EBADMSG;
+		return pr_err("'%s': pages at %#" PRIx64 " are outside any private mapping", name, pe->vaddr),
+		       -EBADMSG;
 	if (pe->offset % PAGE_SZ || pe->offset < CKPT_IMG_PAGES_DATA_OFF || pe->offset > task->pages_len ||
 	    len > task->pages_len - pe->offset)
-		return pr_err("'pages-%u.img': truncated (pages at %#" PRIx64 " missing)", task->pe->pid, pe->vaddr),
+		return pr_err("'pages-%u.img': truncated (pages at %#" PRIx64 " missing)", task->pe->pid,
+			      pe->vaddr),
 		       -EBADMSG;
 	if (img_checksum(task->pages + pe->offset, len) != pe->checksum)
-		return pr_err("'pages-%u.img': checksum mismatch for pages at %#" PRIx64, task->pe->pid, pe->vaddr),
+		return pr_err("'pages-%u.img': checksum mismatch for pages at %#" PRIx64, task->pe->pid,
+			      pe->vaddr),
 		       -EBADMSG;
 	return 0;
 }
@@ -433,7 +444,7 @@ static int load_pipes(struct rst_tree *t)
 			break;
 		}
 		t->pipes = v;
-		t->pipes[t->n_pipes++] = (struct rst_pipe){ .pe = pe, .creator = -1, .fd_rd = -1, .fd_wr = -1 };
+		t->pipes[t->n_pipes++] = (struct rst_pipe){.pe = pe, .creator = -1, .fd_rd = -1, .fd_wr = -1};
 	}
 	img_close(img);
 	return r;
@@ -477,7 +488,8 @@ static int note_file(struct rst_tree *t, int task, const FdEntry *e)
 
 	if (f) {
 		if (f->fe->kind != e->kind || strcmp(f->fe->path, e->path))
-			return pr_err("fdinfo: file %u is '%s' and '%s'", e->file_id, f->fe->path, e->path), -EBADMSG;
+			return pr_err("fdinfo: file %u is '%s' and '%s'", e->file_id, f->fe->path, e->path),
+			       -EBADMSG;
 		f->holders++;
 		f->creator = lca(t, f->creator, task);
 		return 0;
@@ -486,7 +498,8 @@ static int note_file(struct rst_tree *t, int task, const FdEntry *e)
 	if (!v)
 		return -ENOMEM;
 	t->files = v;
-	t->files[t->n_files++] = (struct rst_file){ .fe = e, .id = e->file_id, .creator = task, .holders = 1, .fd = -1 };
+	t->files[t->n_files++] =
+		(struct rst_file){.fe = e, .id = e->file_id, .creator = task, .holders = 1, .fd = -1};
 	return 0;
 }
 
@@ -501,7 +514,8 @@ static int place_pipes(struct rst_tree *t)
 			struct rst_pipe *p;
 
 			top = MAX(top, (int)e->fd + 1);
-			if (e->has_file_id && e->kind != FD_KIND__FD_PIPE && e->kind != FD_KIND__FD_EXTERNAL) {
+			if (e->has_file_id && e->kind != FD_KIND__FD_PIPE &&
+			    e->kind != FD_KIND__FD_EXTERNAL) {
 				int r = note_file(t, (int)i, e);
 
 				if (r < 0)
@@ -518,7 +532,8 @@ static int place_pipes(struct rst_tree *t)
 	t->pipe_fd_base = top;
 	for (size_t i = 0; i < t->n_pipes; i++)
 		if (t->pipes[i].creator < 0)
-			return pr_err("'pipes.img': pipe %" PRIu64 " is held by no task", t->pipes[i].pe->id), -EBADMSG;
+			return pr_err("'pipes.img': pipe %" PRIu64 " is held by no task", t->pipes[i].pe->id),
+			       -EBADMSG;
 	return 0;
 }
 

@@ -17,8 +17,8 @@
 #include "rst.h"
 #include "syscalls.h"
 
-#define PAGE_SZ 4096ull
-#define MIN_ADDR 0x10000ull
+#define PAGE_SZ	  4096ull
+#define MIN_ADDR  0x10000ull
 #define IOV_BATCH 512
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -37,7 +37,7 @@ struct mm_map {
 int rst_syscall(struct rst_inject *in, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
 		uint64_t a4, uint64_t a5, long *ret)
 {
-	const uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
+	const uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
 
 	return arch_syscall(in->tid, &in->base, in->gate, nr, args, ret);
 }
@@ -103,9 +103,9 @@ static int find_hole(const MmEntry *mm, const struct proc_vma *cur, size_t n_cur
 	if (!all)
 		return -ENOMEM;
 	for (size_t i = 0; i < mm->n_vmas; i++)
-		all[k++] = (struct span){ mm->vmas[i]->start, mm->vmas[i]->end };
+		all[k++] = (struct span){mm->vmas[i]->start, mm->vmas[i]->end};
 	for (size_t i = 0; i < n_cur; i++)
-		all[k++] = (struct span){ cur[i].start, cur[i].end };
+		all[k++] = (struct span){cur[i].start, cur[i].end};
 	/* Try just below each mapping, from the top, with a guard page either side. */
 	for (size_t i = n; i-- > 0;) {
 		uint64_t start = all[i].start - len - 2 * PAGE_SZ;
@@ -151,8 +151,8 @@ static int setup_tramp(struct rst_inject *in, uint64_t addr, uint64_t len)
 	r = task_mem_write(in->tid, addr, insn, ilen);
 	if (r < 0)
 		return pr_err_errno(r, "thread %d: writing the trampoline", in->tid);
-	r = rst_syscall_ok(in, "mprotect trampoline", __NR_mprotect, addr, PAGE_SZ, PROT_READ | PROT_EXEC, 0, 0,
-			   0, NULL);
+	r = rst_syscall_ok(in, "mprotect trampoline", __NR_mprotect, addr, PAGE_SZ, PROT_READ | PROT_EXEC, 0,
+			   0, 0, NULL);
 	if (r < 0)
 		return r;
 	in->tramp = addr;
@@ -174,7 +174,8 @@ static int park_specials(struct rst_inject *in, const MmEntry *mm, const struct 
 			continue;
 		c = cur_special(cur, n_cur, v->kind);
 		if (!c || c->end - c->start != len)
-			return pr_err("pid %d: %s differs in size from the dumped one; restore on a node running "
+			return pr_err("pid %d: %s differs in size from the dumped one; restore on a node "
+				      "running "
 				      "the same kernel",
 				      in->tid, special_name(v->kind)),
 			       -ENOEXEC;
@@ -200,8 +201,8 @@ static int unmap_current(struct rst_inject *in, uint64_t keep_start, uint64_t ke
 			continue;
 		if (cur[i].path && !strcmp(cur[i].path, "[vsyscall]"))
 			continue;
-		r = rst_syscall_ok(in, "unmapping the restorer", __NR_munmap, cur[i].start, cur[i].end - cur[i].start,
-				   0, 0, 0, 0, NULL);
+		r = rst_syscall_ok(in, "unmapping the restorer", __NR_munmap, cur[i].start,
+				   cur[i].end - cur[i].start, 0, 0, 0, 0, NULL);
 	}
 	proc_vmas_free(cur, n);
 	return r;
@@ -216,8 +217,8 @@ static int place_specials(struct rst_inject *in, const MmEntry *mm, uint64_t par
 
 		if (!is_special(v->kind))
 			continue;
-		r = rst_syscall_ok(in, "placing the vdso", __NR_mremap, park, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-				   v->start, 0, NULL);
+		r = rst_syscall_ok(in, "placing the vdso", __NR_mremap, park, len, len,
+				   MREMAP_MAYMOVE | MREMAP_FIXED, v->start, 0, NULL);
 		if (r < 0)
 			return r;
 		park += len;
@@ -280,7 +281,8 @@ static int cache_open(struct rst_inject *in, struct file_cache *fc, const char *
 	return 0;
 }
 
-static int map_one(struct rst_inject *in, const struct rst_task *task, const VmaEntry *v, struct file_cache *fc)
+static int map_one(struct rst_inject *in, const struct rst_task *task, const VmaEntry *v,
+		   struct file_cache *fc)
 {
 	uint32_t flags = v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN);
 	long fd = -1;
@@ -297,8 +299,8 @@ static int map_one(struct rst_inject *in, const struct rst_task *task, const Vma
 	} else {
 		flags = (flags & ~(uint32_t)MAP_SHARED) | MAP_PRIVATE | MAP_ANONYMOUS;
 	}
-	r = rst_syscall_ok(in, "mmap", __NR_mmap, v->start, v->end - v->start, map_prot(task, v), flags | MAP_FIXED,
-			   (uint64_t)fd, fd >= 0 ? v->pgoff : 0, NULL);
+	r = rst_syscall_ok(in, "mmap", __NR_mmap, v->start, v->end - v->start, map_prot(task, v),
+			   flags | MAP_FIXED, (uint64_t)fd, fd >= 0 ? v->pgoff : 0, NULL);
 	if (r < 0)
 		pr_err("pid %u: could not map %#" PRIx64 "-%#" PRIx64 " %s", task->pe->pid, v->start, v->end,
 		       v->path ?: "");
@@ -332,7 +334,8 @@ static int fill_pages(const struct rst_task *task, pid_t pid)
 			if (got < 0)
 				return pr_err_errno((int)got, "pid %u: writing its memory", task->pe->pid);
 			if ((size_t)got != want)
-				return pr_err("pid %u: wrote %zd of %zu bytes of its memory", task->pe->pid, got, want),
+				return pr_err("pid %u: wrote %zd of %zu bytes of its memory", task->pe->pid,
+					      got, want),
 				       -EFAULT;
 			n = want = 0;
 		}
@@ -341,8 +344,8 @@ static int fill_pages(const struct rst_task *task, pid_t pid)
 		const PagemapEntry *pe = task->pm[i];
 		size_t len = (size_t)pe->nr_pages * PAGE_SZ;
 
-		l[n] = (struct iovec){ (void *)(task->pages + pe->offset), len };
-		rm[n] = (struct iovec){ (void *)(uintptr_t)pe->vaddr, len };
+		l[n] = (struct iovec){(void *)(task->pages + pe->offset), len};
+		rm[n] = (struct iovec){(void *)(uintptr_t)pe->vaddr, len};
 		want += len;
 		n++;
 	}
@@ -353,9 +356,9 @@ static const struct {
 	uint32_t bit;
 	int advice;
 } madv_map[] = {
-	{ VMA_MADV_DONTFORK, MADV_DONTFORK },     { VMA_MADV_DONTDUMP, MADV_DONTDUMP },
-	{ VMA_MADV_HUGEPAGE, MADV_HUGEPAGE },     { VMA_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE },
-	{ VMA_MADV_WIPEONFORK, MADV_WIPEONFORK },
+	{VMA_MADV_DONTFORK, MADV_DONTFORK},	{VMA_MADV_DONTDUMP, MADV_DONTDUMP},
+	{VMA_MADV_HUGEPAGE, MADV_HUGEPAGE},	{VMA_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE},
+	{VMA_MADV_WIPEONFORK, MADV_WIPEONFORK},
 };
 
 static int finish_vmas(struct rst_inject *in, const struct rst_task *task)
@@ -368,15 +371,16 @@ static int finish_vmas(struct rst_inject *in, const struct rst_task *task)
 		if (is_special(v->kind) || v->kind == VMA_KIND__VMA_VSYSCALL)
 			continue;
 		if (map_prot(task, v) != (v->prot & 7u)) {
-			r = rst_syscall_ok(in, "mprotect", __NR_mprotect, v->start, len, v->prot & 7u, 0, 0, 0, NULL);
+			r = rst_syscall_ok(in, "mprotect", __NR_mprotect, v->start, len, v->prot & 7u, 0, 0,
+					   0, NULL);
 			if (r < 0)
 				return r;
 		}
 		for (size_t k = 0; k < ARRAY_SIZE(madv_map); k++) {
 			if (!(v->madv & madv_map[k].bit))
 				continue;
-			r = rst_syscall_ok(in, "madvise", __NR_madvise, v->start, len, (uint64_t)madv_map[k].advice, 0,
-					   0, 0, NULL);
+			r = rst_syscall_ok(in, "madvise", __NR_madvise, v->start, len,
+					   (uint64_t)madv_map[k].advice, 0, 0, 0, NULL);
 			if (r < 0)
 				return r;
 		}
@@ -388,11 +392,17 @@ static int set_mm_fields(struct rst_inject *in, const struct rst_task *task)
 {
 	const MmEntry *mm = task->mm;
 	struct mm_map m = {
-		.start_code = mm->start_code, .end_code = mm->end_code,
-		.start_data = mm->start_data, .end_data = mm->end_data,
-		.start_brk = mm->start_brk, .brk = mm->brk, .start_stack = mm->start_stack,
-		.arg_start = mm->arg_start, .arg_end = mm->arg_end,
-		.env_start = mm->env_start, .env_end = mm->env_end,
+		.start_code = mm->start_code,
+		.end_code = mm->end_code,
+		.start_data = mm->start_data,
+		.end_data = mm->end_data,
+		.start_brk = mm->start_brk,
+		.brk = mm->brk,
+		.start_stack = mm->start_stack,
+		.arg_start = mm->arg_start,
+		.arg_end = mm->arg_end,
+		.env_start = mm->env_start,
+		.env_end = mm->env_end,
 		.auxv_size = (uint32_t)(mm->n_auxv * sizeof(uint64_t)),
 	};
 	uint64_t map_addr, exe_path;
@@ -402,11 +412,13 @@ static int set_mm_fields(struct rst_inject *in, const struct rst_task *task)
 	r = rst_put_data(in, 2048, mm->exe_path, strlen(mm->exe_path) + 1, &exe_path);
 	if (r < 0)
 		return r;
-	r = rst_syscall(in, __NR_openat, (uint64_t)AT_FDCWD, exe_path, O_RDONLY | O_CLOEXEC, 0, 0, 0, &exe_fd);
+	r = rst_syscall(in, __NR_openat, (uint64_t)AT_FDCWD, exe_path, O_RDONLY | O_CLOEXEC, 0, 0, 0,
+			&exe_fd);
 	if (r < 0)
 		return r;
 	if (exe_fd < 0)
-		return pr_err_errno((int)exe_fd, "pid %u: opening its executable '%s'", task->pe->pid, mm->exe_path);
+		return pr_err_errno((int)exe_fd, "pid %u: opening its executable '%s'", task->pe->pid,
+				    mm->exe_path);
 	m.exe_fd = (uint32_t)exe_fd;
 	r = rst_put_data(in, 256, mm->auxv, m.auxv_size, &m.auxv);
 	if (r == 0)
@@ -451,6 +463,6 @@ int rst_mm_rebuild(struct rst_tree *t, struct rst_task *task, struct rst_inject 
 
 int rst_mm_drop_tramp(struct rst_inject *in)
 {
-	return rst_syscall_ok(in, "unmapping the trampoline", __NR_munmap, in->tramp, RST_TRAMP_PAGES * PAGE_SZ, 0,
-			      0, 0, 0, NULL);
+	return rst_syscall_ok(in, "unmapping the trampoline", __NR_munmap, in->tramp,
+			      RST_TRAMP_PAGES * PAGE_SZ, 0, 0, 0, 0, NULL);
 }

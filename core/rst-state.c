@@ -21,8 +21,8 @@
 #include "syscalls.h"
 
 /* Offsets in the trampoline's data page for the structures passed to syscalls. */
-#define D_SMALL 0
-#define D_TIDS 1024
+#define D_SMALL	 0
+#define D_TIDS	 1024
 #define D_GROUPS 2048
 
 struct ksigaction {
@@ -33,7 +33,7 @@ static int restore_sigactions(struct rst_inject *in, const TaskCoreEntry *c)
 {
 	for (size_t i = 0; i < c->n_sigactions; i++) {
 		const SigactionEntry *e = c->sigactions[i];
-		struct ksigaction ka = { e->handler, e->flags, e->restorer, e->mask };
+		struct ksigaction ka = {e->handler, e->flags, e->restorer, e->mask};
 		uint64_t p;
 		int r;
 
@@ -41,7 +41,8 @@ static int restore_sigactions(struct rst_inject *in, const TaskCoreEntry *c)
 			continue;
 		r = rst_put_data(in, D_SMALL, &ka, sizeof(ka), &p);
 		if (r == 0)
-			r = rst_syscall_ok(in, "rt_sigaction", __NR_rt_sigaction, e->sig, p, 0, 8, 0, 0, NULL);
+			r = rst_syscall_ok(in, "rt_sigaction", __NR_rt_sigaction, e->sig, p, 0, 8, 0, 0,
+					   NULL);
 		if (r < 0)
 			return r;
 	}
@@ -52,8 +53,8 @@ static int restore_itimers(struct rst_inject *in, const TaskCoreEntry *c)
 {
 	for (size_t i = 0; i < c->n_itimers; i++) {
 		const ItimerEntry *e = c->itimers[i];
-		int64_t v[4] = { (int64_t)(e->interval_us / 1000000), (int64_t)(e->interval_us % 1000000),
-				 (int64_t)(e->value_us / 1000000), (int64_t)(e->value_us % 1000000) };
+		int64_t v[4] = {(int64_t)(e->interval_us / 1000000), (int64_t)(e->interval_us % 1000000),
+				(int64_t)(e->value_us / 1000000), (int64_t)(e->value_us % 1000000)};
 		uint64_t p;
 		int r;
 
@@ -75,10 +76,10 @@ static int restore_one_timer(struct rst_inject *in, const PosixTimerEntry *e)
 	struct {
 		uint64_t value;
 		int32_t signo, notify, tid, pad[11];
-	} sev = { e->sigval, e->signo, e->notify, e->has_notify_tid ? e->notify_tid : 0 };
+	} sev = {e->sigval, e->signo, e->notify, e->has_notify_tid ? e->notify_tid : 0};
 	int32_t id = e->id;
-	int64_t its[4] = { (int64_t)(e->interval_ns / 1000000000), (int64_t)(e->interval_ns % 1000000000),
-			   (int64_t)(e->value_ns / 1000000000), (int64_t)(e->value_ns % 1000000000) };
+	int64_t its[4] = {(int64_t)(e->interval_ns / 1000000000), (int64_t)(e->interval_ns % 1000000000),
+			  (int64_t)(e->value_ns / 1000000000), (int64_t)(e->value_ns % 1000000000)};
 	uint64_t psev, pid, pits;
 	int r;
 
@@ -88,9 +89,11 @@ static int restore_one_timer(struct rst_inject *in, const PosixTimerEntry *e)
 	if (r == 0)
 		r = rst_put_data(in, D_SMALL + 192, its, sizeof(its), &pits);
 	if (r == 0)
-		r = rst_syscall_ok(in, "timer_create", __NR_timer_create, (uint64_t)e->clock, psev, pid, 0, 0, 0, NULL);
+		r = rst_syscall_ok(in, "timer_create", __NR_timer_create, (uint64_t)e->clock, psev, pid, 0, 0,
+				   0, NULL);
 	if (r == 0 && (e->value_ns || e->interval_ns))
-		r = rst_syscall_ok(in, "timer_settime", __NR_timer_settime, (uint64_t)e->id, 0, pits, 0, 0, 0, NULL);
+		r = rst_syscall_ok(in, "timer_settime", __NR_timer_settime, (uint64_t)e->id, 0, pits, 0, 0, 0,
+				   NULL);
 	return r;
 }
 
@@ -105,8 +108,9 @@ static int restore_posix_timers(struct rst_inject *in, const TaskCoreEntry *c)
 			   PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0, 0, NULL);
 	for (size_t i = 0; i < c->n_posix_timers && r == 0; i++)
 		r = restore_one_timer(in, c->posix_timers[i]);
-	return rst_syscall_ok(in, "prctl(PR_TIMER_CREATE_RESTORE_IDS)", __NR_prctl, PR_TIMER_CREATE_RESTORE_IDS,
-			      PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0, 0, NULL) ?: r;
+	return rst_syscall_ok(in, "prctl(PR_TIMER_CREATE_RESTORE_IDS)", __NR_prctl,
+			      PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0, 0, NULL)
+		       ?: r;
 }
 
 static int restore_process(struct rst_tree *t, struct rst_task *task, struct rst_inject *in)
@@ -123,11 +127,11 @@ static int restore_process(struct rst_tree *t, struct rst_task *task, struct rst
 	if (r == 0 && pe->pgid != pe->pid && pe->sid != pe->pid && rst_task_index(t, pe->pgid) >= 0)
 		r = rst_syscall_ok(in, "setpgid", __NR_setpgid, 0, pe->pgid, 0, 0, 0, 0, NULL);
 	if (r == 0 && c->has_pdeath_sig && c->pdeath_sig)
-		r = rst_syscall_ok(in, "PR_SET_PDEATHSIG", __NR_prctl, PR_SET_PDEATHSIG, (uint64_t)c->pdeath_sig, 0, 0,
-				   0, 0, NULL);
+		r = rst_syscall_ok(in, "PR_SET_PDEATHSIG", __NR_prctl, PR_SET_PDEATHSIG,
+				   (uint64_t)c->pdeath_sig, 0, 0, 0, 0, NULL);
 	if (r == 0 && c->has_child_subreaper && c->child_subreaper)
-		r = rst_syscall_ok(in, "PR_SET_CHILD_SUBREAPER", __NR_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0,
-				   NULL);
+		r = rst_syscall_ok(in, "PR_SET_CHILD_SUBREAPER", __NR_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0,
+				   0, 0, NULL);
 	return r;
 }
 
@@ -193,20 +197,21 @@ static int restore_thread(struct rst_inject *in, const ThreadEntry *te, const Ps
 			uint64_t sp;
 			int32_t flags, pad;
 			uint64_t size;
-		} ss = { te->altstack->sp, (int32_t)te->altstack->flags, 0, te->altstack->size };
+		} ss = {te->altstack->sp, (int32_t)te->altstack->flags, 0, te->altstack->size};
 
 		r = rst_put_data(in, D_SMALL, &ss, sizeof(ss), &p);
 		if (r == 0)
 			r = rst_syscall_ok(in, "sigaltstack", __NR_sigaltstack, p, 0, 0, 0, 0, 0, NULL);
 	}
 	if (r == 0 && te->has_robust_list)
-		r = rst_syscall_ok(in, "set_robust_list", __NR_set_robust_list, te->robust_list, te->robust_list_len,
-				   0, 0, 0, 0, NULL);
+		r = rst_syscall_ok(in, "set_robust_list", __NR_set_robust_list, te->robust_list,
+				   te->robust_list_len, 0, 0, 0, 0, NULL);
 	if (r == 0 && te->has_clear_tid_addr)
-		r = rst_syscall_ok(in, "set_tid_address", __NR_set_tid_address, te->clear_tid_addr, 0, 0, 0, 0, 0,
-				   NULL);
+		r = rst_syscall_ok(in, "set_tid_address", __NR_set_tid_address, te->clear_tid_addr, 0, 0, 0,
+				   0, 0, NULL);
 	if (r == 0 && te->rseq)
-		r = rst_syscall_ok(in, "rseq", __NR_rseq, te->rseq->addr, te->rseq->len, 0, te->rseq->sig, 0, 0, NULL);
+		r = rst_syscall_ok(in, "rseq", __NR_rseq, te->rseq->addr, te->rseq->len, 0, te->rseq->sig, 0,
+				   0, NULL);
 	if (r == 0 && te->comm) {
 		char comm[16] = "";
 
@@ -241,8 +246,8 @@ static int restore_shared_pending(struct rst_inject *in, const TaskCoreEntry *c,
 		memcpy(&sig, c->shared_pending[i]->raw.data, sizeof(sig));
 		r = rst_put_data(in, D_SMALL, c->shared_pending[i]->raw.data, 128, &p);
 		if (r == 0)
-			r = rst_syscall_ok(in, "rt_sigqueueinfo", __NR_rt_sigqueueinfo, pe->pid, (uint64_t)sig, p, 0, 0, 0,
-					   NULL);
+			r = rst_syscall_ok(in, "rt_sigqueueinfo", __NR_rt_sigqueueinfo, pe->pid,
+					   (uint64_t)sig, p, 0, 0, 0, NULL);
 		if (r < 0)
 			return r;
 	}
@@ -254,8 +259,8 @@ static int drop_bounding_set(struct rst_inject *in, uint64_t bnd)
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
 		if (bnd & (1ull << cap))
 			continue;
-		int r = rst_syscall_ok(in, "PR_CAPBSET_DROP", __NR_prctl, PR_CAPBSET_DROP, (uint64_t)cap, 0, 0, 0, 0,
-				       NULL);
+		int r = rst_syscall_ok(in, "PR_CAPBSET_DROP", __NR_prctl, PR_CAPBSET_DROP, (uint64_t)cap, 0,
+				       0, 0, 0, NULL);
 
 		if (r < 0)
 			return r;
@@ -270,9 +275,10 @@ static int restore_creds(struct rst_inject *in, const CredsEntry *c)
 		uint32_t version;
 		int32_t pid;
 		uint32_t d[6];
-	} caps = { _LINUX_CAPABILITY_VERSION_3, 0,
-		   { (uint32_t)c->cap_eff, (uint32_t)c->cap_prm, (uint32_t)c->cap_inh, (uint32_t)(c->cap_eff >> 32),
-		     (uint32_t)(c->cap_prm >> 32), (uint32_t)(c->cap_inh >> 32) } };
+	} caps = {_LINUX_CAPABILITY_VERSION_3,
+		  0,
+		  {(uint32_t)c->cap_eff, (uint32_t)c->cap_prm, (uint32_t)c->cap_inh,
+		   (uint32_t)(c->cap_eff >> 32), (uint32_t)(c->cap_prm >> 32), (uint32_t)(c->cap_inh >> 32)}};
 	uint64_t p, pd;
 	int r;
 
@@ -280,8 +286,8 @@ static int restore_creds(struct rst_inject *in, const CredsEntry *c)
 		return -EBADMSG;
 	r = drop_bounding_set(in, c->cap_bnd);
 	if (r == 0 && c->has_securebits && c->securebits)
-		r = rst_syscall_ok(in, "PR_SET_SECUREBITS", __NR_prctl, PR_SET_SECUREBITS, c->securebits, 0, 0, 0, 0,
-				   NULL);
+		r = rst_syscall_ok(in, "PR_SET_SECUREBITS", __NR_prctl, PR_SET_SECUREBITS, c->securebits, 0,
+				   0, 0, 0, NULL);
 	if (r == 0 && c->n_groups * sizeof(uint32_t) <= 2048)
 		r = rst_put_data(in, D_GROUPS, c->groups, c->n_groups * sizeof(uint32_t), &p);
 	else if (r == 0)
@@ -306,9 +312,11 @@ static int restore_creds(struct rst_inject *in, const CredsEntry *c)
 		r = rst_syscall_ok(in, "capset", __NR_capset, p, pd, 0, 0, 0, 0, NULL);
 	if (r == 0)
 		r = rst_syscall_ok(in, "PR_SET_KEEPCAPS", __NR_prctl, PR_SET_KEEPCAPS,
-				   (c->has_securebits && (c->securebits & (1u << 4))) ? 1 : 0, 0, 0, 0, 0, NULL);
+				   (c->has_securebits && (c->securebits & (1u << 4))) ? 1 : 0, 0, 0, 0, 0,
+				   NULL);
 	if (r == 0 && c->has_no_new_privs && c->no_new_privs)
-		r = rst_syscall_ok(in, "PR_SET_NO_NEW_PRIVS", __NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0, NULL);
+		r = rst_syscall_ok(in, "PR_SET_NO_NEW_PRIVS", __NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0,
+				   NULL);
 	return r;
 }
 
@@ -352,8 +360,8 @@ int rst_state_restore(struct rst_tree *t, struct rst_task *task, struct rst_inje
 			r = restore_creds(i ? &th : in, c->creds);
 	}
 	if (r == 0 && c->has_dumpable && (c->dumpable == 0 || c->dumpable == 1))
-		r = rst_syscall_ok(in, "PR_SET_DUMPABLE", __NR_prctl, PR_SET_DUMPABLE, (uint64_t)c->dumpable, 0, 0, 0,
-				   0, NULL);
+		r = rst_syscall_ok(in, "PR_SET_DUMPABLE", __NR_prctl, PR_SET_DUMPABLE, (uint64_t)c->dumpable,
+				   0, 0, 0, 0, NULL);
 	for (size_t i = 1; i < c->n_threads && r == 0; i++)
 		r = set_final(task->host_tids[i], c->threads[i]);
 	if (r == 0)

@@ -21,7 +21,7 @@
 
 static void send_msg(const struct rst_tree *t, int fd, uint32_t ns_pid, int err, int sync_fd)
 {
-	struct rst_msg m = { .ns_pid = ns_pid, .err = err, .sync_fd = sync_fd };
+	struct rst_msg m = {.ns_pid = ns_pid, .err = err, .sync_fd = sync_fd};
 
 	while (send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
@@ -149,7 +149,8 @@ static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, co
 static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 {
 	size_t n_inh = t->opts->n_inherit_fds;
-	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes + t->n_files], inh[n_inh + 1], sync_fd, tty = -1, r;
+	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes + t->n_files], inh[n_inh + 1], sync_fd,
+	    tty = -1, r;
 	size_t n_keep = 0;
 
 	sync_fd = fcntl(t->sync_fd[1], F_DUPFD_CLOEXEC, base);
@@ -194,7 +195,7 @@ static int restore_rlimits(const struct rst_task *task)
 {
 	for (size_t i = 0; i < task->core->n_rlimits; i++) {
 		const RlimitEntry *e = task->core->rlimits[i];
-		struct rlimit rl = { e->cur, e->max }, cur;
+		struct rlimit rl = {e->cur, e->max}, cur;
 
 		if (e->resource >= RLIM_NLIMITS)
 			continue;
@@ -205,7 +206,8 @@ static int restore_rlimits(const struct rst_task *task)
 			return pr_perror("pid %u: setrlimit(%u)", task->pe->pid, e->resource);
 		rl.rlim_max = cur.rlim_max;
 		rl.rlim_cur = MIN(e->cur, cur.rlim_max);
-		pr_warn("pid %u: limit %u: hard limit %" PRIu64 " lowered to %" PRIu64 " (raising needs CAP_SYS_RESOURCE)",
+		pr_warn("pid %u: limit %u: hard limit %" PRIu64 " lowered to %" PRIu64
+			" (raising needs CAP_SYS_RESOURCE)",
 			task->pe->pid, e->resource, (uint64_t)e->max, (uint64_t)cur.rlim_max);
 		if (setrlimit((int)e->resource, &rl) < 0)
 			return pr_perror("pid %u: setrlimit(%u)", task->pe->pid, e->resource);
@@ -350,7 +352,7 @@ static int __attribute__((noreturn)) task_main(struct rst_tree *t, size_t idx)
 	/* Default dispositions, flags and masks until the task's own are injected. */
 	for (int sig = 1; sig < NSIG; sig++) {
 		/* The raw syscall: glibc's sigaction() would add SA_RESTORER. */
-		uint64_t ka[4] = { 0, 0, 0, 0 };
+		uint64_t ka[4] = {0, 0, 0, 0};
 
 		syscall(__NR_rt_sigaction, sig, ka, NULL, 8UL);
 	}
@@ -408,8 +410,9 @@ static void init_forward(int sig)
 
 static void init_signals(void)
 {
-	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGALRM, SIGPWR };
-	struct sigaction sa = { .sa_handler = init_forward, .sa_flags = SA_RESTART };
+	static const int fwd[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT, SIGUSR1,
+				  SIGUSR2, SIGCONT, SIGALRM, SIGPWR};
+	struct sigaction sa = {.sa_handler = init_forward, .sa_flags = SA_RESTART};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
 		sigaction(fwd[i], &sa, NULL);

@@ -20,27 +20,27 @@ struct rst_task {
 	size_t n_fds;
 	PagemapEntry **pm;
 	size_t n_pm;
-	const uint8_t *pages;  /* the pages file, mapped read-only */
+	const uint8_t *pages; /* the pages file, mapped read-only */
 	size_t pages_len;
-	int parent;            /* index in rst_tree.tasks, -1 for the root */
-	pid_t host_pid;        /* known once the task reported ready */
-	pid_t *host_tids;      /* [n_threads], filled while threads are created */
-	int sync_fd;           /* the task's fd of the sync socket */
+	int parent;	  /* index in rst_tree.tasks, -1 for the root */
+	pid_t host_pid;	  /* known once the task reported ready */
+	pid_t *host_tids; /* [n_threads], filled while threads are created */
+	int sync_fd;	  /* the task's fd of the sync socket */
 	bool seized;
 };
 
 struct rst_pipe {
 	PipeEntry *pe;
-	int creator;           /* the task that creates it: the nearest common ancestor of its holders */
-	int fd_rd, fd_wr;      /* its ends in the creator, inherited by the creator's descendants */
+	int creator;	  /* the task that creates it: the nearest common ancestor of its holders */
+	int fd_rd, fd_wr; /* its ends in the creator, inherited by the creator's descendants */
 };
 
 /* An open file several fds share (dup, fork): opened once, like a pipe, by a common ancestor. */
 struct rst_file {
-	const FdEntry *fe;     /* the first fd of it: path, flags, offset */
+	const FdEntry *fe; /* the first fd of it: path, flags, offset */
 	uint32_t id;
 	int creator;
-	int holders;           /* fds of the tree that share it */
+	int holders; /* fds of the tree that share it */
 	int fd;
 };
 
@@ -50,14 +50,14 @@ struct rst_tree {
 	InventoryEntry *inv;
 	PstreeEntry **pstree;
 	size_t n_pstree;
-	struct rst_task *tasks;   /* tasks[0] is the root; parents before children */
+	struct rst_task *tasks; /* tasks[0] is the root; parents before children */
 	size_t n_tasks;
-	uint64_t gate;            /* a syscall instruction in our own [vdso]: forks have it too */
-	int sync_fd[2];           /* datagrams from tasks to us: [0] ours, [1] theirs */
-	int shell_tty;            /* our terminal fd for --shell-job, or -1 */
+	uint64_t gate;	/* a syscall instruction in our own [vdso]: forks have it too */
+	int sync_fd[2]; /* datagrams from tasks to us: [0] ours, [1] theirs */
+	int shell_tty;	/* our terminal fd for --shell-job, or -1 */
 	struct rst_pipe *pipes;
 	size_t n_pipes;
-	int pipe_fd_base;         /* above every fd number any task will have */
+	int pipe_fd_base; /* above every fd number any task will have */
 	struct rst_file *files;
 	size_t n_files;
 };
@@ -78,20 +78,20 @@ int rst_init_main(struct rst_tree *t);
 /* Messages from a task process to the restorer over sync_fd. */
 struct rst_msg {
 	uint32_t ns_pid;
-	int32_t err;      /* 0: ready; else -errno, already reported by the task */
-	int32_t sync_fd;  /* the task's own copy of the sync socket, closed by injection */
+	int32_t err;	 /* 0: ready; else -errno, already reported by the task */
+	int32_t sync_fd; /* the task's own copy of the sync socket, closed by injection */
 };
 
 /* rst-mm.c: rebuild the address space of a seized task by syscall injection. */
 struct rst_inject {
 	pid_t tid;
 	uint64_t gate;
-	uint64_t tramp;   /* trampoline: code page, then data page */
+	uint64_t tramp; /* trampoline: code page, then data page */
 	arch_gpregs_t base;
 };
 
 #define RST_TRAMP_PAGES 2
-#define RST_DATA_OFF 4096u
+#define RST_DATA_OFF	4096u
 
 int rst_syscall(struct rst_inject *in, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
 		uint64_t a4, uint64_t a5, long *ret);

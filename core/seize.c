@@ -189,7 +189,8 @@ static int check_zombie(struct task *task)
 	if (st.state != 'Z')
 		return 0;
 	if (st.num_threads > 1)
-		return pr_err("pid %d: its main thread exited while other threads run; not supported yet", task->pid),
+		return pr_err("pid %d: its main thread exited while other threads run; not supported yet",
+			      task->pid),
 		       -ENOTSUP;
 	r = zombie_exit_code(task->pid, &task->exit_code);
 	if (r < 0)
@@ -242,7 +243,8 @@ static int wait_deferred(struct pstree *t)
 				continue;
 			r = seize_wait_trap(th);
 			if (r < 0)
-				return pr_err_errno(r, "pid %d: thread %d did not stop", t->tasks[i]->pid, th->tid);
+				return pr_err_errno(r, "pid %d: thread %d did not stop", t->tasks[i]->pid,
+						    th->tid);
 			th->trap_pending = false;
 		}
 	return 0;

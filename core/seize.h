@@ -16,9 +16,9 @@ int seize_check_root(pid_t pid);
 int seize_tree(pid_t pid, const char *freeze_cgroup, struct pstree *t);
 
 enum release_mode {
-	RELEASE_RUN,   /* detach: the tree runs on as if nothing happened */
-	RELEASE_STOP,  /* detach with SIGSTOP pending: the tree stays stopped */
-	RELEASE_KILL,  /* SIGKILL every task */
+	RELEASE_RUN,  /* detach: the tree runs on as if nothing happened */
+	RELEASE_STOP, /* detach with SIGSTOP pending: the tree stays stopped */
+	RELEASE_KILL, /* SIGKILL every task */
 };
 
 void seize_release(struct pstree *t, enum release_mode mode);

@@ -14,13 +14,13 @@
 
 /* linux/fs.h (6.7): PAGEMAP_SCAN on /proc/PID/pagemap. */
 #ifndef PAGEMAP_SCAN
-#define PAGE_IS_WPALLOWED (1 << 0)
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
-#define PAGE_IS_HUGE (1 << 6)
+#define PAGE_IS_WPALLOWED  (1 << 0)
+#define PAGE_IS_WRITTEN	   (1 << 1)
+#define PAGE_IS_FILE	   (1 << 2)
+#define PAGE_IS_PRESENT	   (1 << 3)
+#define PAGE_IS_SWAPPED	   (1 << 4)
+#define PAGE_IS_PFNZERO	   (1 << 5)
+#define PAGE_IS_HUGE	   (1 << 6)
 #define PAGE_IS_SOFT_DIRTY (1 << 7)
 
 struct page_region {
@@ -29,7 +29,7 @@ struct page_region {
 	__u64 categories;
 };
 
-#define PM_SCAN_WP_MATCHING (1 << 0)
+#define PM_SCAN_WP_MATCHING   (1 << 0)
 #define PM_SCAN_CHECK_WPASYNC (1 << 1)
 
 struct pm_scan_arg {
@@ -53,7 +53,7 @@ struct pm_scan_arg {
 /* linux/userfaultfd.h (6.7): asynchronous write-protect. */
 #ifndef UFFD_FEATURE_WP_ASYNC
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#define UFFD_FEATURE_WP_ASYNC	    (1 << 15)
 #endif
 
 /* linux/ptrace.h (6.3): rseq configuration of a tracee. */
@@ -71,9 +71,9 @@ struct ckpt_rseq_config {
 
 /* linux/prctl.h (6.15): create POSIX timers with the ids they had. */
 #ifndef PR_TIMER_CREATE_RESTORE_IDS
-#define PR_TIMER_CREATE_RESTORE_IDS 77
+#define PR_TIMER_CREATE_RESTORE_IDS	77
 #define PR_TIMER_CREATE_RESTORE_IDS_OFF 0
-#define PR_TIMER_CREATE_RESTORE_IDS_ON 1
+#define PR_TIMER_CREATE_RESTORE_IDS_ON	1
 #define PR_TIMER_CREATE_RESTORE_IDS_GET 2
 #endif
 

@@ -14,14 +14,14 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
-#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
-#define _unused_ __attribute__((unused))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _public_ __attribute__((visibility("default")))
+#define ARRAY_SIZE(a)	 (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)	 ((a) < (b) ? (a) : (b))
+#define MAX(a, b)	 ((a) > (b) ? (a) : (b))
+#define ALIGN_UP(x, a)	 (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define _unused_	 __attribute__((unused))
+#define _printf_(a, b)	 __attribute__((format(printf, a, b)))
+#define _public_	 __attribute__((visibility("default")))
 
 static inline void freep(void *p)
 {
@@ -49,24 +49,24 @@ static inline void closedirp(DIR **d)
 		closedir(*d);
 }
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
-#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_(f)	   __attribute__((cleanup(f)))
+#define _cleanup_free_	   _cleanup_(freep)
+#define _cleanup_close_	   _cleanup_(closep)
+#define _cleanup_fclose_   _cleanup_(fclosep)
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Hand ownership on: returns the value and leaves the variable empty. */
-#define TAKE_FD(fd)                    \
-	({                             \
-		int _fd_ = (fd);       \
-		(fd) = -EBADF;         \
-		_fd_;                  \
+#define TAKE_FD(fd)              \
+	({                       \
+		int _fd_ = (fd); \
+		(fd) = -EBADF;   \
+		_fd_;            \
 	})
-#define TAKE_PTR(p)                          \
-	({                                   \
-		__typeof__(p) _p_ = (p);     \
-		(p) = NULL;                  \
-		_p_;                         \
+#define TAKE_PTR(p)                      \
+	({                               \
+		__typeof__(p) _p_ = (p); \
+		(p) = NULL;              \
+		_p_;                     \
 	})
 
 /* Checked number parsers: whole string, no sign surprises, range checked. 0 or -EINVAL/-ERANGE. */

@@ -35,24 +35,24 @@ void ckpt_set_log_level(int level);
 
 /* An fd of the caller handed to the restored tree in place of an external one. */
 struct ckpt_inherit_fd {
-	int fd;          /* the caller's fd */
+	int fd;		 /* the caller's fd */
 	const char *key; /* the external object's key as `ckpt show` prints it, e.g. "pipe:[1234]" */
 };
 
 struct ckpt_dump_opts {
-	size_t sz;              /* sizeof(struct ckpt_dump_opts) */
-	pid_t pid;              /* root of the tree: it and its descendants are dumped */
-	const char *images_dir; /* created (0700) when missing */
-	bool leave_running;     /* -R: resume the tree after the dump */
-	bool leave_stopped;     /* -s: leave the tree stopped (SIGSTOP) after the dump */
-	bool shell_job;         /* the root's session and tty are outside the tree */
+	size_t sz;		   /* sizeof(struct ckpt_dump_opts) */
+	pid_t pid;		   /* root of the tree: it and its descendants are dumped */
+	const char *images_dir;	   /* created (0700) when missing */
+	bool leave_running;	   /* -R: resume the tree after the dump */
+	bool leave_stopped;	   /* -s: leave the tree stopped (SIGSTOP) after the dump */
+	bool shell_job;		   /* the root's session and tty are outside the tree */
 	const char *freeze_cgroup; /* freeze this cgroup (v1 freezer or v2) around the dump */
 };
 
 struct ckpt_dump_stats {
 	uint32_t nr_tasks;
 	uint32_t nr_threads;
-	uint64_t frozen_ns;     /* from the first seize to the release */
+	uint64_t frozen_ns; /* from the first seize to the release */
 	uint64_t total_ns;
 	uint64_t pages_written;
 	uint64_t bytes_written; /* all image files */
@@ -61,12 +61,12 @@ struct ckpt_dump_stats {
 int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats *ret_stats);
 
 struct ckpt_restore_opts {
-	size_t sz;              /* sizeof(struct ckpt_restore_opts) */
+	size_t sz; /* sizeof(struct ckpt_restore_opts) */
 	const char *images_dir;
-	bool detach;            /* -d: return once the tree runs */
-	bool no_pidns;          /* restore into the caller's PID namespace */
-	bool shell_job;         /* give the tree the caller's terminal and session */
-	const char *pidfile;    /* written with the host pid of the restored root */
+	bool detach;	     /* -d: return once the tree runs */
+	bool no_pidns;	     /* restore into the caller's PID namespace */
+	bool shell_job;	     /* give the tree the caller's terminal and session */
+	const char *pidfile; /* written with the host pid of the restored root */
 	const struct ckpt_inherit_fd *inherit_fds;
 	size_t n_inherit_fds;
 };
