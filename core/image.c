@@ -343,6 +343,44 @@ int img_close(struct img *img)
 	return r;
 }
 
+int img_read_all(int dirfd, const char *name, enum img_kind kind, ProtobufCMessage ***ret, size_t *ret_n)
+{
+	ProtobufCMessage **v = NULL, *m;
+	struct img *img;
+	size_t n = 0;
+	int r;
+
+	r = img_open(dirfd, name, kind, &img);
+	if (r < 0)
+		return r;
+	while ((r = img_read_msg(img, &m)) > 0) {
+		ProtobufCMessage **nv = realloc(v, (n + 1) * sizeof(*nv));
+
+		if (!nv) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			r = -ENOMEM;
+			break;
+		}
+		v = nv;
+		v[n++] = m;
+	}
+	img_close(img);
+	if (r < 0) {
+		img_free_all(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void img_free_all(ProtobufCMessage **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		protobuf_c_message_free_unpacked(v[i], NULL);
+	free(v);
+}
+
 void img_discard(struct img *img)
 {
 	img_free(img);

@@ -74,6 +74,9 @@ int img_write_msg(struct img *img, const ProtobufCMessage *msg);
 int img_read_msg(struct img *img, ProtobufCMessage **ret);
 /* Read exactly one record (inventory, core, mm): -EBADMSG if the file holds none. */
 int img_read_one(int dirfd, const char *name, enum img_kind kind, ProtobufCMessage **ret);
+/* Every record of dirfd/name (a pagemap's head first), in a malloc'ed array: img_free_all. */
+int img_read_all(int dirfd, const char *name, enum img_kind kind, ProtobufCMessage ***ret, size_t *ret_n);
+void img_free_all(ProtobufCMessage **v, size_t n);
 int img_write_one(int dirfd, const char *name, enum img_kind kind, const ProtobufCMessage *msg);
 /* fsync and close a written image; reports any deferred write error. Always frees img. */
 int img_close(struct img *img);

@@ -46,25 +46,8 @@ static int load_inventory(struct rst_tree *t)
 
 static int load_pstree(struct rst_tree *t)
 {
-	struct img *img;
-	ProtobufCMessage *m;
-	int r;
+	int r = img_read_all(t->dirfd, "pstree.img", IMG_PSTREE, (ProtobufCMessage ***)&t->pstree, &t->n_pstree);
 
-	r = img_open(t->dirfd, "pstree.img", IMG_PSTREE, &img);
-	if (r < 0)
-		return r;
-	while ((r = img_read_msg(img, &m)) > 0) {
-		PstreeEntry **v = realloc(t->pstree, (t->n_pstree + 1) * sizeof(*v));
-
-		if (!v) {
-			protobuf_c_message_free_unpacked(m, NULL);
-			r = -ENOMEM;
-			break;
-		}
-		t->pstree = v;
-		t->pstree[t->n_pstree++] = (PstreeEntry *)m;
-	}
-	img_close(img);
 	if (r < 0)
 		return r;
 	if (!t->n_pstree)
@@ -283,30 +266,13 @@ static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 
 static int load_fds(struct rst_tree *t, struct rst_task *task)
 {
-	struct img *img;
-	ProtobufCMessage *m;
 	char name[64];
 	int r;
 
 	snprintf(name, sizeof(name), "fdinfo-%u.img", task->pe->pid);
-	r = img_open(t->dirfd, name, IMG_FDINFO, &img);
-	if (r < 0)
-		return r;
-	while ((r = img_read_msg(img, &m)) > 0) {
-		FdEntry **v = realloc(task->fds, (task->n_fds + 1) * sizeof(*v));
-
-		if (!v) {
-			protobuf_c_message_free_unpacked(m, NULL);
-			r = -ENOMEM;
-			break;
-		}
-		task->fds = v;
-		task->fds[task->n_fds++] = (FdEntry *)m;
-		r = check_fd(t, task->pe->pid, (FdEntry *)m);
-		if (r < 0)
-			break;
-	}
-	img_close(img);
+	r = img_read_all(t->dirfd, name, IMG_FDINFO, (ProtobufCMessage ***)&task->fds, &task->n_fds);
+	for (size_t i = 0; i < task->n_fds && r == 0; i++)
+		r = check_fd(t, task->pe->pid, task->fds[i]);
 	return r;
 }
 
@@ -370,42 +336,23 @@ static int map_pages_file(struct rst_tree *t, struct rst_task *task)
 
 static int load_pagemap(struct rst_tree *t, struct rst_task *task)
 {
-	struct img *img;
-	ProtobufCMessage *m;
 	char name[64];
-	bool head = true;
 	int r;
 
 	r = map_pages_file(t, task);
 	if (r < 0)
 		return r;
 	snprintf(name, sizeof(name), "pagemap-%u.img", task->pe->pid);
-	r = img_open(t->dirfd, name, IMG_PAGEMAP, &img);
+	r = img_read_all(t->dirfd, name, IMG_PAGEMAP, (ProtobufCMessage ***)&task->pm, &task->n_pm);
 	if (r < 0)
 		return r;
-	while ((r = img_read_msg(img, &m)) > 0) {
-		PagemapEntry **v;
-
-		if (head) {
-			head = false;
-			protobuf_c_message_free_unpacked(m, NULL);
-			continue;
-		}
-		v = realloc(task->pm, (task->n_pm + 1) * sizeof(*v));
-		if (!v) {
-			protobuf_c_message_free_unpacked(m, NULL);
-			r = -ENOMEM;
-			break;
-		}
-		task->pm = v;
-		task->pm[task->n_pm++] = (PagemapEntry *)m;
-		r = check_pagemap_entry(task, name, (PagemapEntry *)m);
-		if (r < 0)
-			break;
-	}
-	img_close(img);
-	if (r == 0 && head)
+	if (!task->n_pm)
 		return pr_err("'%s': holds no header", name), -EBADMSG;
+	/* Record 0 is the head; the entries follow it. */
+	protobuf_c_message_free_unpacked(&task->pm[0]->base, NULL);
+	memmove(task->pm, task->pm + 1, --task->n_pm * sizeof(*task->pm));
+	for (size_t i = 0; i < task->n_pm && r == 0; i++)
+		r = check_pagemap_entry(task, name, task->pm[i]);
 	return r;
 }
 
@@ -419,35 +366,28 @@ struct rst_pipe *rst_find_pipe(const struct rst_tree *t, uint64_t id)
 
 static int load_pipes(struct rst_tree *t)
 {
-	struct img *img;
-	ProtobufCMessage *m;
-	int r;
+	_cleanup_free_ ProtobufCMessage **v = NULL;
+	size_t n = 0;
+	int r = img_read_all(t->dirfd, "pipes.img", IMG_PIPES, &v, &n);
 
-	r = img_open(t->dirfd, "pipes.img", IMG_PIPES, &img);
 	if (r < 0)
 		return r;
-	while ((r = img_read_msg(img, &m)) > 0) {
-		PipeEntry *pe = (PipeEntry *)m;
-		struct rst_pipe *v;
-
-		if (rst_find_pipe(t, pe->id) || pe->size < 4096 || pe->size > (1u << 30) ||
-		    (pe->has_data && pe->data.len > pe->size)) {
-			pr_err("'pipes.img': bad record for pipe %" PRIu64, pe->id);
-			protobuf_c_message_free_unpacked(m, NULL);
-			r = -EBADMSG;
-			break;
-		}
-		v = realloc(t->pipes, (t->n_pipes + 1) * sizeof(*v));
-		if (!v) {
-			protobuf_c_message_free_unpacked(m, NULL);
-			r = -ENOMEM;
-			break;
-		}
-		t->pipes = v;
-		t->pipes[t->n_pipes++] = (struct rst_pipe){.pe = pe, .creator = -1, .fd_rd = -1, .fd_wr = -1};
+	t->pipes = calloc(n ?: 1, sizeof(*t->pipes));
+	if (!t->pipes) {
+		img_free_all(TAKE_PTR(v), n);
+		return -ENOMEM;
 	}
-	img_close(img);
-	return r;
+	/* From here rst_free() owns every record, checked or not. */
+	for (size_t i = 0; i < n; i++)
+		t->pipes[t->n_pipes++] = (struct rst_pipe){ .pe = (PipeEntry *)v[i], .creator = -1, .fd_rd = -1, .fd_wr = -1 };
+	for (size_t i = 0; i < n; i++) {
+		const PipeEntry *pe = t->pipes[i].pe;
+
+		if (rst_find_pipe(t, pe->id) != &t->pipes[i] || pe->size < 4096 || pe->size > (1u << 30) ||
+		    (pe->has_data && pe->data.len > pe->size))
+			return pr_err("'pipes.img': bad record for pipe %" PRIu64, pe->id), -EBADMSG;
+	}
+	return 0;
 }
 
 static bool is_ancestor(const struct rst_tree *t, int a, int b)
