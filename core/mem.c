@@ -414,6 +414,23 @@ static int write_pagemap_head(struct img *pm, const struct run_list *l)
 	return img_write_msg(pm, &head.base);
 }
 
+/*
+ * Reserve the whole pages file at once: a full disk is found before any page is copied, and
+ * the file system allocates in one go rather than on every write.
+ */
+static int preallocate(int fd, const char *name, const struct run_list *l)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		total += l->v[i].end - l->v[i].start;
+	if (!total || fallocate(fd, 0, CKPT_IMG_PAGES_DATA_OFF, (off_t)total) == 0)
+		return 0;
+	if (errno == EOPNOTSUPP)
+		return 0;
+	return pr_perror("'%s': reserving %" PRIu64 " bytes", name, total);
+}
+
 int mem_dump_pages(int dirfd, const struct task *task, const MmEntry *mm, struct dump_stats_acc *acc)
 {
 	struct run_list runs = {};
@@ -453,6 +470,8 @@ int mem_dump_pages(int dirfd, const struct task *task, const MmEntry *mm, struct
 		goto out;
 	}
 	r = write_pagemap_head(w->pagemap, &runs);
+	if (r >= 0)
+		r = preallocate(w->pages_fd, name, &runs);
 	if (r >= 0)
 		r = write_runs(w, &runs);
 	acc->bytes += w->offset;
