@@ -5,6 +5,7 @@
  * the task's pipe exactly as it was (tee(2): "does not consume the data").
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/kcmp.h>
 #include "image.h"
 #include "log.h"
@@ -15,6 +16,8 @@ struct pipe_ref {
 	uint64_t id;
 	pid_t rd_pid; /* a task holding the read end, and its fd */
 	int rd_fd;
+	pid_t wr_pid; /* and the write end */
+	int wr_fd;
 	uint32_t rd_flags, wr_flags;
 	bool rd, wr;
 };
@@ -53,6 +56,8 @@ static int collect(const struct pstree *t, const struct fd_list *fds, struct pip
 				p->rd_flags = e->flags;
 			} else if ((e->flags & O_ACCMODE) == O_WRONLY && !p->wr) {
 				p->wr = true;
+				p->wr_pid = t->tasks[i]->pid;
+				p->wr_fd = (int)e->fd;
 				p->wr_flags = e->flags;
 			}
 		}
@@ -68,20 +73,46 @@ static void make_external(struct fd_list *fds, size_t n_tasks, uint64_t id)
 				fds[i].v[k]->kind = FD_KIND__FD_EXTERNAL;
 }
 
+static int grab_fd(pid_t pid, int fd)
+{
+	_cleanup_close_ int pidfd = sys_pidfd_open(pid, 0);
+	int r;
+
+	if (pidfd < 0)
+		return pr_err_errno(pidfd, "pid %d: pidfd_open", pid);
+	r = sys_pidfd_getfd(pidfd, fd, 0);
+	if (r < 0)
+		return pr_err_errno(r, "pid %d: fd %d: pidfd_getfd", pid, fd);
+	return r;
+}
+
+/*
+ * The tree holds one end only: is the other closed everywhere, or held outside? A read end
+ * polls POLLHUP once no writer is left, a write end POLLERR once no reader is (pipe_poll()).
+ */
+static int other_end_closed(const struct pipe_ref *p)
+{
+	_cleanup_close_ int fd = grab_fd(p->rd ? p->rd_pid : p->wr_pid, p->rd ? p->rd_fd : p->wr_fd);
+	struct pollfd pfd = { .fd = fd, .events = p->rd ? POLLIN : POLLOUT };
+
+	if (fd < 0)
+		return fd;
+	if (poll(&pfd, 1, 0) < 0)
+		return pr_perror("poll of pipe %" PRIu64, p->id);
+	return !!(pfd.revents & (p->rd ? POLLHUP : POLLERR));
+}
+
 static int peek_data(const struct pipe_ref *p, uint32_t *ret_size, uint8_t **ret_data, size_t *ret_len)
 {
-	_cleanup_close_ int pidfd = -EBADF, fd = -EBADF, rd = -EBADF, wr = -EBADF;
-	int mine[2];
+	_cleanup_close_ int fd = -EBADF, rd = -EBADF, wr = -EBADF;
 	_cleanup_free_ uint8_t *buf = NULL;
+	int mine[2];
 	ssize_t n;
 	int size, r;
 
-	pidfd = sys_pidfd_open(p->rd_pid, 0);
-	if (pidfd < 0)
-		return pr_err_errno(pidfd, "pid %d: pidfd_open", p->rd_pid);
-	fd = sys_pidfd_getfd(pidfd, p->rd_fd, 0);
+	fd = p->rd ? grab_fd(p->rd_pid, p->rd_fd) : grab_fd(p->wr_pid, p->wr_fd);
 	if (fd < 0)
-		return pr_err_errno(fd, "pid %d: fd %d: pidfd_getfd", p->rd_pid, p->rd_fd);
+		return fd;
 	size = fcntl(fd, F_GETPIPE_SZ);
 	if (size <= 0)
 		return pr_perror("pid %d: fd %d: F_GETPIPE_SZ", p->rd_pid, p->rd_fd);
@@ -91,7 +122,8 @@ static int peek_data(const struct pipe_ref *p, uint32_t *ret_size, uint8_t **ret
 	wr = mine[1];
 	if (fcntl(wr, F_SETPIPE_SZ, size) < size)
 		return pr_perror("F_SETPIPE_SZ %d", size);
-	n = tee(fd, wr, (size_t)size, SPLICE_F_NONBLOCK);
+	/* Only a read end can be teed; a pipe nobody reads any more keeps nothing worth saving. */
+	n = p->rd ? tee(fd, wr, (size_t)size, SPLICE_F_NONBLOCK) : 0;
 	if (n < 0 && errno != EAGAIN)
 		return pr_perror("pid %d: fd %d: tee of the pipe's data", p->rd_pid, p->rd_fd);
 	n = n < 0 ? 0 : n;
@@ -123,6 +155,9 @@ static int write_pipe(struct img *img, const struct pipe_ref *p)
 	pe.has_rd_flags = pe.has_wr_flags = true;
 	pe.rd_flags = p->rd_flags;
 	pe.wr_flags = p->wr_flags;
+	pe.has_no_writer = pe.has_no_reader = true;
+	pe.no_writer = !p->wr;
+	pe.no_reader = !p->rd;
 	return img_write_msg(img, &pe.base);
 }
 
@@ -140,9 +175,10 @@ int pipes_dump(int dirfd, const struct pstree *t, struct fd_list *fds)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r >= 0; i++) {
-		if (!v[i].rd || !v[i].wr)
+		r = v[i].rd && v[i].wr ? 1 : other_end_closed(&v[i]);
+		if (r == 0)
 			make_external(fds, t->nr_tasks, v[i].id);
-		else
+		else if (r > 0)
 			r = write_pipe(img, &v[i]);
 	}
 	if (r < 0) {

@@ -170,11 +170,12 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 		keep[n_keep++] = tty;
 	}
 	/* Pipes made by an ancestor (or us) sit above every task's fds: keep them all for now. */
-	for (size_t i = 0; i < t->n_pipes; i++)
-		if (t->pipes[i].fd_rd >= 0) {
+	for (size_t i = 0; i < t->n_pipes; i++) {
+		if (t->pipes[i].fd_rd >= 0)
 			keep[n_keep++] = t->pipes[i].fd_rd;
+		if (t->pipes[i].fd_wr >= 0)
 			keep[n_keep++] = t->pipes[i].fd_wr;
-		}
+	}
 	for (size_t i = 0; i < t->n_files; i++)
 		if (t->files[i].fd >= 0)
 			keep[n_keep++] = t->files[i].fd;
@@ -249,12 +250,11 @@ static int create_pipe(struct rst_tree *t, struct rst_pipe *p)
 		r = pr_perror("pipe %" PRIu64 ": F_SETFL", pe->id);
 	if (r == 0 && pe->has_wr_flags && fcntl(fds[1], F_SETFL, (int)pe->wr_flags) < 0)
 		r = pr_perror("pipe %" PRIu64 ": F_SETFL", pe->id);
-	if (r == 0) {
-		p->fd_rd = fcntl(fds[0], F_DUPFD_CLOEXEC, t->pipe_fd_base);
-		p->fd_wr = fcntl(fds[1], F_DUPFD_CLOEXEC, t->pipe_fd_base);
-		if (p->fd_rd < 0 || p->fd_wr < 0)
-			r = pr_perror("pipe %" PRIu64 ": moving it above fd %d", pe->id, t->pipe_fd_base);
-	}
+	/* An end that was closed everywhere is closed here too, once the data is in. */
+	if (r == 0 && !pe->no_reader && (p->fd_rd = fcntl(fds[0], F_DUPFD_CLOEXEC, t->pipe_fd_base)) < 0)
+		r = pr_perror("pipe %" PRIu64 ": moving it above fd %d", pe->id, t->pipe_fd_base);
+	if (r == 0 && !pe->no_writer && (p->fd_wr = fcntl(fds[1], F_DUPFD_CLOEXEC, t->pipe_fd_base)) < 0)
+		r = pr_perror("pipe %" PRIu64 ": moving it above fd %d", pe->id, t->pipe_fd_base);
 	close(fds[0]);
 	close(fds[1]);
 	return r;

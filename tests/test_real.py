@@ -1,0 +1,76 @@
+"""Real programs checkpointed midway, restored, and let finish: their whole output must equal
+that of a run that was never interrupted. Each runs as root and as an unprivileged user."""
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+import crlib
+
+HERE = pathlib.Path(__file__).resolve().parent / "real"
+TIMEOUT = 60
+JOBS = {
+    "bash-pipeline": ["/bin/bash", str(HERE / "pipeline.sh")],
+    "python3": ["/usr/bin/python3", str(HERE / "compute.py")],
+    "gzip": ["/bin/bash", str(HERE / "gzip.sh")],
+    "make-j2": ["/bin/bash", str(HERE / "make.sh")],
+}
+USERS = {"root": [], "uid1000": ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]}
+
+
+def run_job(argv, workdir, out):
+    with open(out, "wb") as fh:
+        return subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def prepare(tmp, name, uid):
+    d = tmp / name
+    d.mkdir()
+    if uid:
+        os.chown(d, 1000, 1000)
+    return d
+
+
+@pytest.mark.parametrize("user", USERS, ids=list(USERS))
+@pytest.mark.parametrize("job", JOBS, ids=list(JOBS))
+def test_real_program(ckpt_bin, tmp_path, job, user):
+    if user != "root" and job == "make-j2" and not shutil.which("cc"):
+        pytest.skip("no C compiler")
+    argv = USERS[user] + JOBS[job]
+    uid = 1000 if user != "root" else 0
+    ref_dir = prepare(tmp_path, "ref", uid)
+    ref = run_job(argv, ref_dir, ref_dir / "out")
+    assert ref.wait(timeout=TIMEOUT) == 0, (ref_dir / "out").read_text()
+    expected = (ref_dir / "out").read_bytes()
+
+    work = prepare(tmp_path, "cr", uid)
+    p = run_job(argv, work, work / "out")
+    tracker = crlib.Tracker()
+    try:
+        time.sleep(1.0)
+        assert p.poll() is None, "%s ended before the checkpoint" % job
+        pids = crlib.tree_pids(p.pid)
+        for pid in pids:
+            tracker.add(pid)
+        img = tmp_path / "img"
+        d = subprocess.run([ckpt_bin, "dump", "-t", str(p.pid), "-D", str(img)],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
+        assert d.returncode == 0, d.stderr
+        p.wait(timeout=TIMEOUT)
+        r = subprocess.run([ckpt_bin, "restore", "-D", str(img)], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
+        got = (work / "out").read_bytes()
+        assert r.returncode == 0, "restore exit %d\n%s\n--- output ---\n%s" % (
+            r.returncode, r.stderr, got.decode(errors="replace"))
+        assert got == expected, "output differs\n--- checkpointed ---\n%s\n--- reference ---\n%s" % (
+            got.decode(errors="replace"), expected.decode(errors="replace"))
+    finally:
+        tracker.kill_all()
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
