@@ -466,6 +466,8 @@ int dump_task_core(struct arena *a, struct task *task, const struct proc_status 
 	struct infect inf;
 	int r;
 
+	core->has_stopped = true;
+	core->stopped = task->threads[0].was_stopped;
 	r = dump_creds(a, st, core);
 	if (r < 0)
 		return r;

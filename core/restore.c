@@ -165,6 +165,10 @@ static int rebuild_task(struct rst_tree *t, struct rst_task *task)
 
 static void release_all(struct rst_tree *t)
 {
+	/* Queued while still traced: a stopped task stops again before any instruction runs. */
+	for (size_t i = 0; i < t->n_tasks; i++)
+		if (t->tasks[i].seized && t->tasks[i].core->has_stopped && t->tasks[i].core->stopped)
+			kill(t->tasks[i].host_pid, SIGSTOP);
 	for (size_t i = 0; i < t->n_tasks; i++)
 		for (size_t k = 0; k < t->tasks[i].pe->n_threads && t->tasks[i].seized; k++)
 			if (t->tasks[i].host_tids[k] > 0 &&

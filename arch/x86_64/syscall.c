@@ -44,11 +44,20 @@ static int x86_wait_syscall_stop(pid_t tid, long nr)
 	if (WSTOPSIG(status) == SIGTRAP && (ev == PTRACE_EVENT_CLONE || ev == PTRACE_EVENT_FORK ||
 					    ev == PTRACE_EVENT_VFORK || ev == PTRACE_EVENT_VFORK_DONE))
 		return STOP_PASS;
+	/* A task that was in group stop (SIGSTOP) traps once more on its way out of it. */
+	if (ev == PTRACE_EVENT_STOP && WSTOPSIG(status) != SIGTRAP)
+		return STOP_PASS;
 	if (ev == PTRACE_EVENT_EXIT)
 		return pr_err_errno(-ESRCH, "thread %d: exiting during injected syscall %ld", tid, nr);
 	if (ev)
 		return pr_err_errno(-EINTR, "thread %d: ptrace event %d during injected syscall %ld", tid, ev,
 				    nr);
+	/*
+	 * SIGSTOP queued by the release of an earlier dump of a stopped tree: dropped here (the
+	 * next PTRACE_SYSCALL passes 0); the release puts a stopped tree back in its stop.
+	 */
+	if (WSTOPSIG(status) == SIGSTOP)
+		return STOP_PASS;
 	/* The thread is left in this signal-delivery stop; resuming it with 0 drops the signal. */
 	return pr_err_errno(-EINTR, "thread %d: got signal %d (%s) during injected syscall %ld", tid,
 			    WSTOPSIG(status), strsignal(WSTOPSIG(status)), nr);
