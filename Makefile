@@ -123,7 +123,7 @@ check-aarch64: $(PROTO_H)
 			-fsyntax-only $$f || exit 1; \
 	done
 
-install: all
+install: all install-ckptd
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 0755 $(B)/ckpt $(DESTDIR)$(PREFIX)/bin/ckpt
 	install -m 0644 $(B)/libckpt.a $(DESTDIR)$(PREFIX)/lib/libckpt.a

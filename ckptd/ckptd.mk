@@ -32,7 +32,30 @@ $(B)/tests/unit/test_ckptd_%: tests/unit/test_ckptd_%.c $(CKPTD_UNIT_OBJS) $(B)/
 	$(Q)$(CC) $(CPPFLAGS) -Ickptd $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
 		$(CKPTD_UNIT_OBJS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
+# ckpt --service (core/cli/service.c) calls the client. The root Makefile links build/ckpt,
+# and every unit test but ours (they link the CLI's objects too), as `... libckpt.a $(LDLIBS)`:
+# the client goes first in their LDLIBS, followed by libckpt.a again for rpc.pb-c.o.
+CLI_CLIENT_USERS := $(B)/ckpt $(filter-out $(B)/tests/unit/test_ckptd_%,$(UNIT_BINS))
+$(CLI_CLIENT_USERS): $(CKPTD_CLIENT_OBJS)
+$(CLI_CLIENT_USERS): LDLIBS := $(CKPTD_CLIENT_OBJS) $(B)/libckpt.a $(LDLIBS)
+$(B)/core/cli/service.o: CPPFLAGS += -Ickptd
+
 format-ckptd:
 	clang-format -i ckptd/*.c ckptd/*.h
 
-.PHONY: format-ckptd
+# The daemon, its man page, the unit and an example configuration (never over an existing one).
+# The root install target runs this one (install: all install-ckptd).
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+install-ckptd: $(B)/ckptd
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/ckpt
+	install -m 0755 $(B)/ckptd $(DESTDIR)$(PREFIX)/sbin/ckptd
+	install -m 0644 man/ckptd.8 $(DESTDIR)$(PREFIX)/share/man/man8/ckptd.8
+	sed 's|^ExecStart=/usr/local/sbin/ckptd -f -c /etc/ckpt/ckptd.conf$$|ExecStart=$(PREFIX)/sbin/ckptd -f -c $(SYSCONFDIR)/ckpt/ckptd.conf|' \
+		contrib/ckptd.service > $(DESTDIR)$(UNITDIR)/ckptd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ckptd.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/ckpt/ckptd.conf || \
+		install -m 0644 contrib/ckptd.conf $(DESTDIR)$(SYSCONFDIR)/ckpt/ckptd.conf
+
+.PHONY: format-ckptd install-ckptd

@@ -238,12 +238,18 @@ static int queue_job(struct conn *c, struct job *job)
 	return RPC_PENDING;
 }
 
-static int check_dir(struct conn *c, int type, const char *dir)
+/*
+ * 0 when dir may be used; else the request was refused (answered) and *ret is what to return.
+ * Not folded into one value: RPC_KEEP is 0 too, and a refused request must not be queued.
+ */
+static int check_dir(struct conn *c, int type, const char *dir, int *ret)
 {
 	char *why = NULL;
 	int r = auth_check_path(dir, &why);
 
-	return r < 0 ? refuse(c, type, r, why) : 0;
+	if (r < 0)
+		*ret = refuse(c, type, r, why);
+	return r;
 }
 
 static int on_dump(struct conn *c, const RpcRequest *req)
@@ -261,8 +267,7 @@ static int on_dump(struct conn *c, const RpcRequest *req)
 	if (d->leave_running && d->leave_stopped)
 		return reply_error(c, req->type, EINVAL, "leave_running and leave_stopped exclude each other",
 				   true);
-	r = check_dir(c, req->type, d->images_dir);
-	if (r != 0)
+	if (check_dir(c, req->type, d->images_dir, &r) < 0)
 		return r;
 	if (d->freeze_cgroup && !privileged(p))
 		return refuse(c, req->type, -EPERM,
@@ -295,10 +300,8 @@ static int on_restore(struct conn *c, const RpcRequest *req)
 
 	if (!d)
 		return reply_error(c, req->type, EINVAL, "restore request without its restore part", false);
-	r = check_dir(c, req->type, d->images_dir);
-	if (r == 0 && d->pidfile)
-		r = check_dir(c, req->type, d->pidfile);
-	if (r != 0)
+	if (check_dir(c, req->type, d->images_dir, &r) < 0 ||
+	    (d->pidfile && check_dir(c, req->type, d->pidfile, &r) < 0))
 		return r;
 	if (d->pidfile && !privileged(p))
 		return refuse(c, req->type, -EPERM, strdup("pidfile is for root and the service account"));

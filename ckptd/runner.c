@@ -336,10 +336,34 @@ static void read_reports(int fd, int pidfd, struct run_reader *rd)
 		;
 }
 
+/*
+ * A cancelled dump's process was killed before it could remove what it wrote: the images
+ * of a directory without inventory.img (so no complete checkpoint) go. Only for root and the
+ * service account, whose path it is as much as the engine's; a user's directory is left (the
+ * next dump into it starts over), its path being his to redirect.
+ */
+static void remove_partial_images(const struct job *job)
+{
+	_cleanup_close_ int dfd = -EBADF;
+
+	if (!job->privileged || job->type != RPC_REQ_TYPE__RPC_DUMP)
+		return;
+	dfd = open(job->images_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || faccessat(dfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return;
+	imgdir_remove_images(dfd);
+}
+
 static void set_outcome(struct job *job, const struct run_reader *rd, int status)
 {
 	const char *why;
 
+	if (!rd->have_result && pool_job_cancelled(job)) {
+		job->error = ECANCELED;
+		job->message = strdup("cancelled while running: the tree was let go and runs on");
+		remove_partial_images(job);
+		return;
+	}
 	if (!rd->have_result) {
 		job->error = EIO;
 		if (asprintf(&job->message, "the job's process ended (status 0x%x) without an answer",
@@ -383,11 +407,15 @@ void runner_run(struct job *job)
 		int pidfd = sys_pidfd_open(pid, 0);
 
 		if (pidfd >= 0) {
+			pool_job_process(job, pidfd);
 			read_reports(sp[0], pidfd, rd);
-			close(pidfd);
 		}
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		if (pidfd >= 0) {
+			pool_job_process(job, -EBADF);
+			close(pidfd);
+		}
 	} else {
 		pr_perror("job %" PRIu64 ": fork", job->id);
 	}

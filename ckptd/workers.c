@@ -5,10 +5,12 @@
  * and is answered outside it.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include "log.h"
 #include "rpc.pb-c.h"
 #include "runner.h"
+#include "syscalls.h"
 #include "workers.h"
 
 static struct {
@@ -41,6 +43,7 @@ struct job *job_new(int type, const struct peer *p)
 		return NULL;
 	}
 	job->type = type;
+	job->proc_fd = -EBADF;
 	job->state = RPC_JOB_STATE__RPC_JOB_QUEUED;
 	job->t_queued = now_ns(CLOCK_MONOTONIC);
 	return job;
@@ -140,7 +143,9 @@ static void *worker_main(void *arg)
 		runner_run(job);
 		pthread_mutex_lock(&pool.lock);
 		pool.running--;
-		job_finish(job, job->error ? RPC_JOB_STATE__RPC_JOB_FAILED : RPC_JOB_STATE__RPC_JOB_DONE);
+		job_finish(job, job->cancel && job->error == ECANCELED ? RPC_JOB_STATE__RPC_JOB_CANCELLED
+				: job->error			       ? RPC_JOB_STATE__RPC_JOB_FAILED
+								       : RPC_JOB_STATE__RPC_JOB_DONE);
 	}
 	pool.live--;
 	pthread_cond_broadcast(&pool.idle);
@@ -292,6 +297,50 @@ static void cancel_locked(struct job *job, const char *why)
 	job_finish(job, RPC_JOB_STATE__RPC_JOB_CANCELLED);
 }
 
+/*
+ * SIGKILL, not SIGTERM: nothing in the job's process may delay it. Called locked; the pidfd
+ * cannot hit another process, and one that already ended answers ESRCH.
+ */
+static void kill_job(struct job *job)
+{
+	int r = sys_pidfd_send_signal(job->proc_fd, SIGKILL, NULL, 0);
+
+	if (r < 0 && r != -ESRCH)
+		pr_warn("job %" PRIu64 ": killing its process: %s", job->id, strerror(-r));
+}
+
+/* A running job: only a dump can stop halfway and leave its tree as it was. */
+static int cancel_running(struct job *job)
+{
+	if (job->type != RPC_REQ_TYPE__RPC_DUMP)
+		return -EBUSY;
+	if (job->cancel)
+		return -EALREADY;
+	job->cancel = true;
+	if (job->proc_fd >= 0)
+		kill_job(job);
+	return 0;
+}
+
+void pool_job_process(struct job *job, int pidfd)
+{
+	pthread_mutex_lock(&pool.lock);
+	job->proc_fd = pidfd;
+	if (pidfd >= 0 && job->cancel)
+		kill_job(job);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+bool pool_job_cancelled(struct job *job)
+{
+	bool v;
+
+	pthread_mutex_lock(&pool.lock);
+	v = job->cancel;
+	pthread_mutex_unlock(&pool.lock);
+	return v;
+}
+
 int pool_cancel(uint64_t id, const struct peer *p, bool privileged, char **ret_why)
 {
 	struct job *job;
@@ -304,7 +353,7 @@ int pool_cancel(uint64_t id, const struct peer *p, bool privileged, char **ret_w
 	if (!job || (!privileged && job->peer.uid != p->uid))
 		r = -ENOENT; /* another user's job is none of his business: same answer as none */
 	else if (job->state == RPC_JOB_STATE__RPC_JOB_RUNNING)
-		r = -EBUSY;
+		r = cancel_running(job);
 	else if (job->state != RPC_JOB_STATE__RPC_JOB_QUEUED)
 		r = -EALREADY;
 	else
@@ -313,9 +362,10 @@ int pool_cancel(uint64_t id, const struct peer *p, bool privileged, char **ret_w
 	if (r == -ENOENT && asprintf(ret_why, "no job %" PRIu64, id) < 0)
 		*ret_why = NULL;
 	if (r == -EBUSY &&
-	    asprintf(ret_why, "job %" PRIu64 " is running: only queued jobs can be cancelled", id) < 0)
+	    asprintf(ret_why, "job %" PRIu64 " is a running restore: it cannot be cancelled", id) < 0)
 		*ret_why = NULL;
-	if (r == -EALREADY && asprintf(ret_why, "job %" PRIu64 " has already finished", id) < 0)
+	if (r == -EALREADY &&
+	    asprintf(ret_why, "job %" PRIu64 " has already finished or is being cancelled", id) < 0)
 		*ret_why = NULL;
 	return r;
 }

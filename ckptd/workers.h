@@ -33,6 +33,8 @@ struct job {
 	struct ckpt_dump_stats stats;
 	uint64_t t_queued, t_start, t_end; /* CLOCK_MONOTONIC */
 	bool busy;			   /* its answer is being sent: keep it */
+	int proc_fd;			   /* pidfd of its process while it runs (runner.c) */
+	bool cancel;			   /* a running dump was cancelled: its process is killed */
 	struct job *prev, *next;	   /* the table, oldest first */
 	struct job *qnext;		   /* the queue */
 };
@@ -65,8 +67,15 @@ void pool_configure(uint32_t workers, uint32_t queue_max, uint32_t history);
  * -ESHUTDOWN when stopping; *ret_why says which.
  */
 int pool_submit(struct job *job, uint64_t *ret_id, char **ret_why);
-/* Cancel a queued job (its client is answered ECANCELED). -ENOENT, -EPERM, -EBUSY (running). */
+/*
+ * Cancel a queued job, or a running dump; its client is answered ECANCELED. A running dump's
+ * process is killed: its tracer gone, the kernel detaches the tree, which runs on (ptrace(2):
+ * a tracer's exit detaches its tracees). -ENOENT, -EBUSY (a running restore), -EALREADY.
+ */
 int pool_cancel(uint64_t id, const struct peer *p, bool privileged, char **ret_why);
+/* runner.c: the job's process runs (its pidfd) or ended (-EBADF); a cancel kills it now. */
+void pool_job_process(struct job *job, int pidfd);
+bool pool_job_cancelled(struct job *job);
 /* The jobs a peer may see (all for a privileged one), newest first, at most max. */
 int pool_snapshot(const struct peer *p, bool privileged, size_t max, struct job_info **ret, size_t *ret_n,
 		  struct pool_counts *ret_counts);

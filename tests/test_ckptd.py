@@ -31,7 +31,7 @@ def bin_path(name):
 def ckptd_bins():
     if os.geteuid() != 0:
         pytest.skip("ckptd tests run as root")
-    for name in ("ckptd", "ckptd-client", "examples/counter"):
+    for name in ("ckptd", "ckptd-client", "ckpt", "examples/counter"):
         if not os.access(bin_path(name), os.X_OK):
             pytest.skip("%s is not built (make)" % bin_path(name))
 
@@ -230,6 +230,9 @@ def test_dump_errors(daemon, tmp_path):
     assert rc == 1 and d["error"] != "0", text
     rc, d, text = daemon.call("cancel", "12345")
     assert rc == 1 and d["error"] == "2", text  # ENOENT
+    # The refused paths were answered once and never queued; the connection serves on.
+    rc, d, text = daemon.call("status")
+    assert not [j for j in d["job"] if "relative" in j or "/etc/x" in j], text
     daemon.alive()
 
 
@@ -563,3 +566,255 @@ def test_capabilities_dropped(daemon):
 
 def test_socket_mode(daemon):
     assert (os.stat(daemon.sock).st_mode & 0o777) == 0o666
+
+
+# ---- the ckpt command through the daemon (ckpt --service) ----
+
+def ckpt_service(daemon, *args, user=None, cwd=None, sock=None):
+    """build/ckpt --service SOCK ARGS; (exit status, stdout, stderr)."""
+    kw = {}
+    if user is not None:
+        kw = dict(user=user, group=user, extra_groups=[])
+    p = subprocess.run([str(bin_path("ckpt")), "--service", sock or daemon.sock] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=TIMEOUT,
+                       close_fds=True, cwd=cwd, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def one_error_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), err
+    return lines[0]
+
+
+def test_ckpt_service_dump_restore_status(daemon, tracker, tmp_path):
+    out = tmp_path / "counter.out"
+    p = start_counter(tracker, out)
+    time.sleep(1.2)
+    # A relative -D is the caller's: the client makes it absolute.
+    rc, so, se = ckpt_service(daemon, "-v2", "dump", "-t", str(p.pid), "-D", "img", cwd=tmp_path)
+    assert rc == 0 and "Dumped 1 task(s)" in se, se + daemon.log_text()
+    p.wait(timeout=10)
+    stopped_at = last_count(out)
+    assert (tmp_path / "img" / "inventory.img").exists()
+    assert not (tmp_path / "img" / "dump.log").exists()  # the daemon logs, not the client
+
+    pidfile = tmp_path / "restored.pid"
+    rc, so, se = ckpt_service(daemon, "restore", "-d", "-D", str(tmp_path / "img"), "--pidfile",
+                              str(pidfile), "-v2")
+    assert rc == 0, se + daemon.log_text()
+    pid = int(se.split("runs as pid ")[1].split()[0])
+    tracker.add(pid)
+    assert int(pidfile.read_text()) == pid
+    assert crlib.wait_until(lambda: last_count(out) >= stopped_at + 2, 10), crlib.read_text(out)
+
+    rc, so, se = ckpt_service(daemon, "status")
+    assert rc == 0 and se == "", se
+    assert "jobs: 0 running, 0 queued, 2 done, 0 failed, 0 cancelled" in so, so
+    jobs = [l.split() for l in so.splitlines()[3:]]
+    assert [j[1:3] for j in jobs] == [["restore", "done"], ["dump", "done"]], so
+    assert jobs[0][4] == str(pid) and jobs[1][4] == str(p.pid), so
+    rc, so, se = ckpt_service(daemon, "check")
+    assert rc == 0 and "Looks good." in so and "ptrace-seize" in so, so + se
+
+
+def test_ckpt_service_errors(daemon, tracker, tmp_path, userdir):
+    rc, so, se = ckpt_service(daemon, "dump", "-t", "999999999", "-D", str(tmp_path / "x"))
+    assert rc == 1 and "no such process" in one_error_line(se), se
+    rc, so, se = ckpt_service(daemon, "dump", "-t", "1", "-D", "/tmp/../etc/x")
+    assert rc == 1 and ".." in one_error_line(se), se
+    rc, so, se = ckpt_service(daemon, "restore", "-d", "-D", str(tmp_path / "none"))
+    assert rc == 1 and one_error_line(se).startswith("Error: restore failed: "), se
+    rc, so, se = ckpt_service(daemon, "cancel", "12345")
+    assert rc == 1 and one_error_line(se) == "Error: cancel failed: no job 12345", se
+    rc, so, se = ckpt_service(daemon, "status", sock=str(tmp_path / "no.sock"))
+    assert rc == 1 and "cannot reach ckptd" in one_error_line(se), se
+    # Refusals of the daemon: a user may not dump root's process.
+    p = start_counter(tracker, tmp_path / "c.out")
+    rc, so, se = ckpt_service(daemon, "dump", "-t", str(p.pid), "-D", str(userdir / "img"), user=USER)
+    assert rc == 1 and "uid 0" in one_error_line(se), se
+    # What a restore through the daemon cannot do is a usage error, before anything is sent.
+    rc, so, se = ckpt_service(daemon, "restore", "-D", str(tmp_path / "none"))
+    assert rc == 2 and "-d" in se, se
+    # Refused before they were queued (the '..' path, the user's dump): no job for those.
+    rc, so, se = ckpt_service(daemon, "status")
+    assert rc == 0 and "0 done, 2 failed" in so and len(so.splitlines()) == 5, so
+    assert p.poll() is None
+    daemon.alive()
+
+
+def test_ckpt_service_user_round_trip(daemon, tracker, userdir):
+    out = userdir / "c.out"
+    p = start_counter(tracker, out, user=USER)
+    rc, so, se = ckpt_service(daemon, "dump", "-t", str(p.pid), "-D", "img", user=USER, cwd=userdir)
+    assert rc == 0 and se == "", se + daemon.log_text()
+    p.wait(timeout=10)
+    stopped_at = last_count(out)
+    rc, so, se = ckpt_service(daemon, "-v2", "restore", "-d", "-D", "img", user=USER, cwd=userdir)
+    assert rc == 0, se + daemon.log_text()
+    tracker.add(int(se.split("runs as pid ")[1].split()[0]))
+    assert crlib.wait_until(lambda: last_count(out) > stopped_at, 10), crlib.read_text(out)
+    rc, so, se = ckpt_service(daemon, "status", user=USER)
+    assert rc == 0 and len(so.splitlines()) == 5, so  # his two jobs
+
+
+# ---- the tree is let go when ckptd dies, or when its dump is cancelled ----
+
+def start_mem_random(tracker, tmp_path, mib):
+    """tests/cr/mem_random MIB in its own session (crtest.h protocol); (Popen, output path)."""
+    prog = crlib.prog_path("mem_random")
+    if not os.access(prog, os.X_OK):
+        pytest.skip("%s is not built (make cr-progs)" % prog)
+    out = tmp_path / "mem_random.out"
+    with open(out, "wb") as f:
+        p = tracker.popen(NO_CAPS + [str(prog), str(mib)], stdin=subprocess.DEVNULL, stdout=f,
+                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    assert crlib.wait_until(lambda: "READY" in crlib.read_text(out), 30), crlib.read_text(out)
+    return p, out
+
+
+def tracer_of(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("TracerPid:"):
+            return int(line.split()[1])
+    return None
+
+
+def released_and_running(pid):
+    """No tracer, and no thread stopped ('t' traced, 'T' stopped)."""
+    states = crlib.task_states(pid)
+    return tracer_of(pid) == 0 and states and not set(states.values()) & {"t", "T"}
+
+
+def writing_pages(imgdir):
+    """The dump is in its long part: a pages image is being written."""
+    try:
+        return any(f.name.startswith("pages-") and f.stat().st_size > (1 << 20) for f in imgdir.iterdir())
+    except FileNotFoundError:
+        return False
+
+
+def passes_sigterm_check(tracker, p, out):
+    tracker.signal(p.pid, signal.SIGTERM)
+    assert p.wait(timeout=TIMEOUT) == 0, crlib.read_text(out)
+    assert "PASS" in crlib.read_text(out), crlib.read_text(out)
+
+
+def test_ckptd_killed_mid_dump_leaves_tree_running(ckptd_bins, tmp_path, tracker):
+    """SIGKILL ckptd while it dumps 512 MiB: the job's process (own session) finishes the dump
+    with -R and lets the tree go; the tree runs on and its memory is intact."""
+    d = Daemon(tmp_path, tracker, conf="workers = 1\n")
+    p, out = start_mem_random(tracker, tmp_path, 512)
+    imgdir = tmp_path / "img"
+    client = subprocess.Popen([str(bin_path("ckpt")), "--service", d.sock, "dump", "-t", str(p.pid), "-D",
+                               str(imgdir), "-R"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              close_fds=True)
+    assert crlib.wait_until(lambda: writing_pages(imgdir), 30, step=0.005), d.log_text()
+    assert tracer_of(p.pid) != 0  # caught in the middle
+    tracker.signal(d.popen.pid, signal.SIGKILL)
+    assert d.popen.wait(timeout=TIMEOUT) == -signal.SIGKILL
+    _, err = client.communicate(timeout=TIMEOUT)
+    assert client.returncode == 1 and "closed the connection" in one_error_line(err), err
+    # The orphaned job's process completes the checkpoint, then detaches.
+    assert crlib.wait_until(lambda: (imgdir / "inventory.img").exists() and released_and_running(p.pid),
+                            TIMEOUT), crlib.task_states(p.pid)
+    assert p.poll() is None
+    passes_sigterm_check(tracker, p, out)
+    d.stop()
+
+
+def test_cancel_running_dump_leaves_tree_running(ckptd_bins, tmp_path, tracker):
+    """A running dump (without -R: it would kill the tree) cancelled halfway: its client hears
+    ECANCELED, the tree runs on intact, the partial images are gone."""
+    d = Daemon(tmp_path, tracker, conf="workers = 1\n")
+    p, out = start_mem_random(tracker, tmp_path, 512)
+    imgdir = tmp_path / "img"
+    client = subprocess.Popen([str(bin_path("ckpt")), "--service", d.sock, "dump", "-t", str(p.pid), "-D",
+                               str(imgdir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              close_fds=True)
+    assert crlib.wait_until(lambda: writing_pages(imgdir), 30, step=0.005), d.log_text()
+    job_id = [j for j in d.call("status")[1]["job"] if "state=running" in j][0].split()[0].split("=")[1]
+    rc, so, se = ckpt_service(d, "cancel", job_id)
+    assert rc == 0 and se == "", se
+    _, err = client.communicate(timeout=TIMEOUT)
+    assert client.returncode == 1 and "cancelled while running" in one_error_line(err), err
+    assert crlib.wait_until(lambda: released_and_running(p.pid), 10), crlib.task_states(p.pid)
+    assert not [f for f in imgdir.iterdir() if f.name.endswith(".img")], list(imgdir.iterdir())
+    rc, so, se = ckpt_service(d, "status")
+    assert "0 failed, 1 cancelled" in so and "cancelled" in so.splitlines()[3], so
+    # Cancelled already: a second cancel says so; the daemon serves on.
+    rc, so, se = ckpt_service(d, "cancel", job_id)
+    assert rc == 1 and "already finished" in one_error_line(se), se
+    passes_sigterm_check(tracker, p, out)
+    assert d.stop() == 0
+
+
+# ---- contrib/ and man/: the shipped configuration, unit and man page ----
+
+def config_keys():
+    """The keys as `ckptd --help` lists them (`  --key   help`)."""
+    out = subprocess.run([str(bin_path("ckptd")), "--help"], stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    tail = out.split("are the same):", 1)[1].split("\nSignals", 1)[0]
+    return [l.split()[0][2:] for l in tail.splitlines() if l.strip().startswith("--")]
+
+
+def test_contrib_conf_lists_every_key(ckptd_bins, tmp_path, tracker):
+    text = (crlib.ROOT / "contrib" / "ckptd.conf").read_text()
+    keys = config_keys()
+    assert len(keys) >= 9, keys
+    man = (crlib.ROOT / "man" / "ckptd.8").read_text()
+    for k in keys:
+        assert "\n#%s = " % k in text or "\n#%s =\n" % k in text, k
+        assert ".BI %s " % k in man, k
+    # As shipped (all commented out): the defaults. Every setting uncommented: still valid.
+    d = Daemon(tmp_path, tracker, conf=text)
+    assert d.call("status")[1]["workers"] == "4"
+    assert d.stop() == 0
+    on = "".join(l[1:] + "\n" if any(l.startswith("#%s " % k) for k in keys) else l + "\n"
+                 for l in text.splitlines())
+    d = Daemon(tmp_path, tracker, conf=on.replace("#workers", "workers"))
+    assert d.call("status")[1]["workers"] == "4"
+    assert d.stop() == 0
+
+
+def test_service_unit_command_line(ckptd_bins, tmp_path, tracker):
+    """contrib/ckptd.service as systemd would run it: ExecStart (with our binary, a test
+    configuration and socket), ExecReload's SIGHUP, then KillSignal."""
+    unit = (crlib.ROOT / "contrib" / "ckptd.service").read_text()
+    conf = dict(l.split("=", 1) for l in unit.splitlines() if "=" in l and not l.startswith("#"))
+    argv = conf["ExecStart"].split()
+    assert argv[0] == "/usr/local/sbin/ckptd" and conf["Type"] == "simple" and "-f" in argv
+    assert conf["KillMode"] == "process" and conf["KillSignal"] == "SIGTERM"
+    assert conf["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    cfg = tmp_path / "ckptd.conf"
+    cfg.write_text("workers = 1\n")
+    argv = [str(bin_path("ckptd"))] + [str(cfg) if a == "/etc/ckpt/ckptd.conf" else a for a in argv[1:]]
+    sockdir = tempfile.mkdtemp(prefix="ckptd-unit-")
+    sock = os.path.join(sockdir, "s.sock")
+    try:
+        log = open(tmp_path / "unit.log", "wb")
+        p = tracker.popen(argv + ["--socket", sock], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                          close_fds=True)
+        ok = lambda: os.path.exists(sock) and ckpt_service(None, "status", sock=sock)[0] == 0
+        assert crlib.wait_until(ok, 10), crlib.read_text(tmp_path / "unit.log")
+        cfg.write_text("workers = 2\n")
+        tracker.signal(p.pid, signal.SIGHUP)  # ExecReload
+        assert crlib.wait_until(lambda: "2 worker(s)" in ckpt_service(None, "status", sock=sock)[1], 10)
+        tracker.signal(p.pid, signal.SIGTERM)  # KillSignal
+        assert p.wait(timeout=TIMEOUT) == 0 and not os.path.exists(sock)
+    finally:
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def test_install_ckptd(ckptd_bins, tmp_path):
+    dest = tmp_path / "root"
+    p = subprocess.run(["make", "-s", "-C", str(crlib.ROOT), "install-ckptd", "DESTDIR=%s" % dest,
+                        "PREFIX=/usr"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=TIMEOUT)
+    assert p.returncode == 0, p.stdout
+    assert os.access(dest / "usr/sbin/ckptd", os.X_OK)
+    assert (dest / "usr/share/man/man8/ckptd.8").exists()
+    assert (dest / "etc/ckpt/ckptd.conf").read_text() == (crlib.ROOT / "contrib/ckptd.conf").read_text()
+    assert "ExecStart=/usr/sbin/ckptd -f -c /etc/ckpt/ckptd.conf\n" in \
+        (dest / "usr/lib/systemd/system/ckptd.service").read_text()

@@ -35,22 +35,11 @@ static char *missing_list(const struct ckpt_feature *f, size_t n)
 	return list;
 }
 
-int cli_verb_check(int argc, char **argv, const struct cli_global *g)
+/* r is ckpt_check()'s: 0, or -ENOTSUP when a required feature is missing. */
+static int report(const struct ckpt_feature *f, size_t n, int r)
 {
-	const struct ckpt_feature *f = NULL;
 	_cleanup_free_ char *missing = NULL;
-	struct cli_check c;
-	size_t n = 0;
-	int r;
 
-	r = cli_parse_check(argc, argv, g, &c);
-	if (r != CLI_RUN)
-		return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-	if (cli_log_start(&c.g, NULL, NULL) < 0)
-		return CLI_EXIT_FAIL;
-	r = ckpt_check(&f, &n);
-	if (r < 0 && r != -ENOTSUP)
-		return cli_failed(r, "kernel probe failed");
 	for (size_t i = 0; i < n; i++)
 		print_feature(&f[i]);
 	if (r == 0)
@@ -61,4 +50,39 @@ int cli_verb_check(int argc, char **argv, const struct cli_global *g)
 		return CLI_EXIT_OK;
 	missing = missing_list(f, n);
 	return cli_error("Missing required features: %s", missing ?: "(out of memory)");
+}
+
+/* Through ckptd: the daemon's kernel, as the daemon probed it. */
+static int check_service(const struct cli_check *c)
+{
+	struct ckpt_feature *f = NULL;
+	void *buf = NULL;
+	size_t n = 0;
+	int r = cli_service_check(&c->g, &f, &n, &buf);
+
+	if (r < 0 && r != -ENOTSUP)
+		return CLI_EXIT_FAIL;
+	r = report(f, n, r);
+	cli_service_check_free(f, buf);
+	return r;
+}
+
+int cli_verb_check(int argc, char **argv, const struct cli_global *g)
+{
+	const struct ckpt_feature *f = NULL;
+	struct cli_check c;
+	size_t n = 0;
+	int r;
+
+	r = cli_parse_check(argc, argv, g, &c);
+	if (r != CLI_RUN)
+		return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (cli_log_start(&c.g, NULL, NULL) < 0)
+		return CLI_EXIT_FAIL;
+	if (c.g.service)
+		return check_service(&c);
+	r = ckpt_check(&f, &n);
+	if (r < 0 && r != -ENOTSUP)
+		return cli_failed(r, "kernel probe failed");
+	return report(f, n, r);
 }

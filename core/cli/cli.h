@@ -26,6 +26,9 @@ enum {
 	CLI_HELP = 1,
 };
 
+/* ckptd's socket when status or cancel are given no --service (ckptd/ckptd.h has the same). */
+#define CLI_DEFAULT_SERVICE "/run/ckptd.sock"
+
 #define CLI_VERBOSITY_DEFAULT 1
 #define CLI_VERBOSITY_MAX     4
 
@@ -33,6 +36,7 @@ enum {
 struct cli_global {
 	int verbosity;	      /* -v: 0 errors, 1 +warnings, 2 +info, 3 and 4 +debug */
 	const char *log_file; /* -o: relative to the images directory unless absolute */
+	const char *service;  /* --service: ckptd's socket; the verb is sent there, not run here */
 };
 
 struct cli_main {
@@ -62,6 +66,16 @@ struct cli_show {
 	const char *images_dir;
 };
 
+/* status and cancel talk to ckptd only: g.service, or CKPTD_DEFAULT_SOCKET when NULL. */
+struct cli_status {
+	struct cli_global g;
+};
+
+struct cli_cancel {
+	struct cli_global g;
+	uint64_t job_id;
+};
+
 /*
  * Parsers. argv[0] is the program (cli_parse_main) or the verb; argv may be permuted.
  * Strings in the results point into argv. Each returns CLI_RUN, CLI_HELP after printing the
@@ -74,6 +88,8 @@ int cli_parse_dump(int argc, char **argv, const struct cli_global *base, struct 
 int cli_parse_restore(int argc, char **argv, const struct cli_global *base, struct cli_restore *ret);
 int cli_parse_check(int argc, char **argv, const struct cli_global *base, struct cli_check *ret);
 int cli_parse_show(int argc, char **argv, const struct cli_global *base, struct cli_show *ret);
+int cli_parse_status(int argc, char **argv, const struct cli_global *base, struct cli_status *ret);
+int cli_parse_cancel(int argc, char **argv, const struct cli_global *base, struct cli_cancel *ret);
 void cli_restore_free(struct cli_restore *r);
 
 /* -v's argument: NULL (one more), "v", "vv"... (one more each) or a level 0..4. */
@@ -100,11 +116,26 @@ int cli_error(const char *fmt, ...) _printf_(1, 2);
  * printed an error line (it normally has). Returns CLI_EXIT_FAIL.
  */
 int cli_failed(int r, const char *what);
+/* n bytes as "512.0 MiB". */
+void cli_format_bytes(uint64_t n, char *buf, size_t len);
 
 /* The verbs: parse argv (argv[0] is the verb), run, return the exit code. */
 int cli_verb_check(int argc, char **argv, const struct cli_global *g);
 int cli_verb_dump(int argc, char **argv, const struct cli_global *g);
 int cli_verb_restore(int argc, char **argv, const struct cli_global *g);
 int cli_verb_show(int argc, char **argv, const struct cli_global *g);
+int cli_verb_status(int argc, char **argv, const struct cli_global *g);
+int cli_verb_cancel(int argc, char **argv, const struct cli_global *g);
+
+/*
+ * The verbs through ckptd (service.c), for a command line already parsed with --service.
+ * Each prints what the local verb prints; a refusal or failure of the daemon is one
+ * "Error: " line with its message. They return the exit code.
+ */
+int cli_service_dump(const struct cli_dump *d);
+int cli_service_restore(const struct cli_restore *rs);
+/* The features as ckpt_check() gives them, from the daemon's kernel; *ret_buf owns them. */
+int cli_service_check(const struct cli_global *g, struct ckpt_feature **ret, size_t *ret_n, void **ret_buf);
+void cli_service_check_free(struct ckpt_feature *f, void *buf);
 
 #endif

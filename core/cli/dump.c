@@ -51,7 +51,7 @@ static const char *default_log(const char *dir)
 	return "dump.log";
 }
 
-static void format_bytes(uint64_t n, char *buf, size_t len)
+void cli_format_bytes(uint64_t n, char *buf, size_t len)
 {
 	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	double v = (double)n;
@@ -74,6 +74,8 @@ int cli_verb_dump(int argc, char **argv, const struct cli_global *g)
 	r = cli_parse_dump(argc, argv, g, &d);
 	if (r != CLI_RUN)
 		return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (d.g.service)
+		return cli_service_dump(&d);
 	if (mkdir_parents(d.opts.images_dir) < 0)
 		return CLI_EXIT_FAIL;
 	if (cli_log_start(&d.g, d.opts.images_dir, default_log(d.opts.images_dir)) < 0)
@@ -81,7 +83,7 @@ int cli_verb_dump(int argc, char **argv, const struct cli_global *g)
 	r = ckpt_dump(&d.opts, &st);
 	if (r < 0)
 		return cli_failed(r, "dump failed");
-	format_bytes(st.bytes_written, bytes, sizeof(bytes));
+	cli_format_bytes(st.bytes_written, bytes, sizeof(bytes));
 	cli_msg(CKPT_LOG_INFO,
 		"Dumped %u task(s), %u thread(s): %llu pages, %s written in %.3f s (frozen %.3f s)",
 		st.nr_tasks, st.nr_threads, (unsigned long long)st.pages_written, bytes,

@@ -12,11 +12,13 @@ static const struct verb {
 	{"dump", cli_verb_dump, "checkpoint a process tree into an images directory"},
 	{"restore", cli_verb_restore, "restore a process tree from an images directory"},
 	{"show", cli_verb_show, "print the images of a checkpoint as JSON"},
+	{"status", cli_verb_status, "what ckptd is doing: running, queued and recent jobs"},
+	{"cancel", cli_verb_cancel, "cancel a queued job or a running dump of ckptd"},
 };
 
 static void usage(FILE *out)
 {
-	fputs("Usage: ckpt [-v[N]] [-o FILE] COMMAND [options]\n"
+	fputs("Usage: ckpt [-v[N]] [-o FILE] [--service SOCKET] COMMAND [options]\n"
 	      "       ckpt -h | --help | -V | --version\n\n"
 	      "Commands:\n",
 	      out);
@@ -24,7 +26,8 @@ static void usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
 	fputs("\nOptions before the command apply to it as if given after it:\n"
 	      "  -v, --verbosity[=N]  0 errors, 1 warnings (default), 2 info, 3 or 4 debug\n"
-	      "  -o, --log-file FILE  every message at debug level to FILE\n\n"
+	      "  -o, --log-file FILE  every message at debug level to FILE\n"
+	      "      --service SOCKET  have ckptd(8) on SOCKET carry out the command\n\n"
 	      "'ckpt COMMAND --help' describes a command; see also ckpt(1).\n",
 	      out);
 }

@@ -17,6 +17,7 @@ enum {
 	OPT_PIDFILE,
 	OPT_NO_PIDNS,
 	OPT_INHERIT_FD,
+	OPT_SERVICE,
 };
 
 #define COMMON_SHORT ":hv::o:"
@@ -24,14 +25,17 @@ enum {
 #define COMMON_LONG                                            \
 	{ "help", no_argument, NULL, 'h' },                    \
 	{ "verbosity", optional_argument, NULL, 'v' },         \
-	{ "log-file", required_argument, NULL, 'o' }
+	{ "log-file", required_argument, NULL, 'o' },         \
+	{ "service", required_argument, NULL, OPT_SERVICE }
 /* clang-format on */
 
-#define COMMON_HELP                                                                          \
-	"  -v, --verbosity[=N]     0 errors only, 1 also warnings (default), 2 also info,\n" \
-	"                          3 or 4 also debug; -v alone adds one level, -vv two\n"    \
-	"  -o, --log-file FILE     log every message at debug level to FILE (relative to\n"  \
-	"                          the images directory unless absolute)\n"                  \
+#define COMMON_HELP                                                                             \
+	"  -v, --verbosity[=N]     0 errors only, 1 also warnings (default), 2 also info,\n"    \
+	"                          3 or 4 also debug; -v alone adds one level, -vv two\n"       \
+	"  -o, --log-file FILE     log every message at debug level to FILE (relative to\n"     \
+	"                          the images directory unless absolute; with --service,\n"     \
+	"                          the messages of ckpt itself, relative to the current one)\n" \
+	"      --service SOCKET    send the command to ckptd(8) listening on SOCKET\n"          \
 	"  -h, --help              show this help\n"
 
 struct verb_spec {
@@ -156,6 +160,11 @@ static int parse_verb(const struct verb_spec *spec, int argc, char **argv, struc
 			if (!*optarg)
 				return usage_error(spec->name, false, "empty --log-file");
 			g->log_file = optarg;
+			break;
+		case OPT_SERVICE:
+			if (!*optarg)
+				return usage_error(spec->name, false, "empty --service");
+			g->service = optarg;
 			break;
 		case ':':
 		case '?':
@@ -372,6 +381,24 @@ static int restore_opt(int c, const char *arg, void *p)
 	return -EINVAL;
 }
 
+/*
+ * ckptd restores detached into a new PID namespace of its own: what needs this process
+ * (waiting for the root, our terminal, our fds, our PID namespace) cannot go through it.
+ */
+static int restore_service_check(const struct cli_restore *r)
+{
+	if (!r->opts.detach)
+		return usage_error("restore", false,
+				   "a restore through --service is detached: add -d (--restore-detached)");
+	if (r->opts.no_pidns)
+		return usage_error("restore", false, "--no-pidns cannot go through --service");
+	if (r->opts.shell_job)
+		return usage_error("restore", false, "--shell-job cannot go through --service");
+	if (r->opts.n_inherit_fds)
+		return usage_error("restore", false, "--inherit-fd cannot go through --service");
+	return CLI_RUN;
+}
+
 int cli_parse_restore(int argc, char **argv, const struct cli_global *base, struct cli_restore *ret)
 {
 	int r, first;
@@ -379,6 +406,8 @@ int cli_parse_restore(int argc, char **argv, const struct cli_global *base, stru
 	*ret = (struct cli_restore){.opts = {.sz = sizeof(ret->opts), .images_dir = "."}};
 	global_init(&ret->g, base);
 	r = parse_verb(&restore_spec, argc, argv, &ret->g, restore_opt, ret, &first);
+	if (r == CLI_RUN && ret->g.service)
+		r = restore_service_check(ret);
 	if (r != CLI_RUN) {
 		cli_restore_free(ret);
 		return r;
@@ -458,6 +487,8 @@ int cli_parse_show(int argc, char **argv, const struct cli_global *base, struct 
 	r = parse_verb(&show_spec, argc, argv, &ret->g, show_opt, ret, &first);
 	if (r != CLI_RUN)
 		return r;
+	if (ret->g.service)
+		return usage_error("show", false, "show reads the images itself: it does not take --service");
 	if (first < argc) {
 		if (ret->images_dir)
 			return usage_error("show", true, "give the directory once: as DIR or with -D");
@@ -467,5 +498,63 @@ int cli_parse_show(int argc, char **argv, const struct cli_global *base, struct 
 	}
 	if (!ret->images_dir)
 		ret->images_dir = ".";
+	return CLI_RUN;
+}
+
+static const struct option status_longopts[] = {
+	COMMON_LONG,
+	{},
+};
+
+static const struct verb_spec status_spec = {
+	.name = "status",
+	.shortopts = COMMON_SHORT,
+	.longopts = status_longopts,
+	.help = "Usage: ckpt [--service SOCKET] status [options]\n"
+		"Ask ckptd (default socket " CLI_DEFAULT_SERVICE ") what it is doing: its counters,\n"
+		"then one line for each recent job you may see (all of them for root and the\n"
+		"service account): queued, running, done, failed or cancelled.\n\n",
+	.max_args = 0,
+};
+
+int cli_parse_status(int argc, char **argv, const struct cli_global *base, struct cli_status *ret)
+{
+	int first;
+
+	*ret = (struct cli_status){0};
+	global_init(&ret->g, base);
+	return parse_verb(&status_spec, argc, argv, &ret->g, no_opt, ret, &first);
+}
+
+static const struct option cancel_longopts[] = {
+	COMMON_LONG,
+	{},
+};
+
+static const struct verb_spec cancel_spec = {
+	.name = "cancel",
+	.shortopts = COMMON_SHORT,
+	.longopts = cancel_longopts,
+	.help = "Usage: ckpt [--service SOCKET] cancel JOB\n"
+		"Cancel job JOB of ckptd (default socket " CLI_DEFAULT_SERVICE "), as 'ckpt status'\n"
+		"lists it. A queued job is dropped; a running dump is stopped and its tree left\n"
+		"running, its images removed. A running restore cannot be cancelled.\n\n",
+	.max_args = 1,
+};
+
+int cli_parse_cancel(int argc, char **argv, const struct cli_global *base, struct cli_cancel *ret)
+{
+	int r, first;
+
+	*ret = (struct cli_cancel){0};
+	global_init(&ret->g, base);
+	r = parse_verb(&cancel_spec, argc, argv, &ret->g, no_opt, ret, &first);
+	if (r != CLI_RUN)
+		return r;
+	if (first >= argc)
+		return usage_error("cancel", true, "missing the job to cancel");
+	if (!isdigit((unsigned char)argv[first][0]) || safe_atou64(argv[first], 10, &ret->job_id) < 0 ||
+	    ret->job_id == 0)
+		return usage_error("cancel", false, "invalid job '%s'", argv[first]);
 	return CLI_RUN;
 }

@@ -25,6 +25,11 @@ int cli_verb_restore(int argc, char **argv, const struct cli_global *g)
 	r = cli_parse_restore(argc, argv, g, &rs);
 	if (r != CLI_RUN)
 		return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (rs.g.service) {
+		r = cli_service_restore(&rs);
+		cli_restore_free(&rs);
+		return r;
+	}
 	r = cli_log_start(&rs.g, rs.opts.images_dir, NULL);
 	if (r == 0)
 		r = ckpt_restore(&rs.opts, &pid, &status);

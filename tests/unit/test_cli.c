@@ -21,6 +21,8 @@
 #define SHOW(ret, ...)	  cli_parse_show(NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), NULL, ret)
 #define CHECK(ret, ...)	  cli_parse_check(NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), NULL, ret)
 #define MAIN(ret, ...)	  cli_parse_main(NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), ret)
+#define STATUS(ret, ...)  cli_parse_status(NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), NULL, ret)
+#define CANCEL(ret, ...)  cli_parse_cancel(NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), NULL, ret)
 
 static void dump_minimal(void **state)
 {
@@ -315,15 +317,96 @@ static void show_options(void **state)
 	assert_int_equal(SHOW(&s, "show", "-t", "1"), -EINVAL);
 }
 
+/* --service: a global option, before the verb or after it; the later one wins. */
+static void service_option(void **state)
+{
+	struct cli_main m;
+	struct cli_dump d;
+	struct cli_check c;
+
+	assert_int_equal(MAIN(&m, "ckpt", "--service", "/run/s.sock", "dump", "-t", "1"), CLI_RUN);
+	assert_string_equal(m.g.service, "/run/s.sock");
+	assert_int_equal(m.verb, 3);
+	assert_int_equal(cli_parse_dump(3, ARGS("dump", "-t", "7"), &m.g, &d), CLI_RUN);
+	assert_string_equal(d.g.service, "/run/s.sock");
+	assert_int_equal(d.opts.pid, 7);
+	assert_int_equal(cli_parse_dump(4, ARGS("dump", "-t", "7", "--service=/b"), &m.g, &d), CLI_RUN);
+	assert_string_equal(d.g.service, "/b");
+
+	assert_int_equal(DUMP(&d, "dump", "-t", "1"), CLI_RUN);
+	assert_null(d.g.service);
+	assert_int_equal(DUMP(&d, "dump", "-t", "1", "-R", "-D", "img", "--service", "s"), CLI_RUN);
+	assert_string_equal(d.g.service, "s");
+	assert_true(d.opts.leave_running);
+	assert_int_equal(CHECK(&c, "check", "--service", "s"), CLI_RUN);
+	assert_string_equal(c.g.service, "s");
+
+	assert_int_equal(MAIN(&m, "ckpt", "--service"), -EINVAL);
+	assert_int_equal(MAIN(&m, "ckpt", "--service="), -EINVAL);
+	assert_int_equal(DUMP(&d, "dump", "-t", "1", "--service"), -EINVAL);
+	assert_int_equal(DUMP(&d, "dump", "-t", "1", "--service", ""), -EINVAL);
+	assert_int_equal(DUMP(&d, "dump", "--service", "s"), -EINVAL); /* still needs -t */
+}
+
+/* What only a local restore can do is refused with --service; show never takes it. */
+static void service_restore_and_show(void **state)
+{
+	struct cli_restore r;
+	struct cli_show s;
+
+	assert_int_equal(RESTORE(&r, "restore", "--service", "s", "-d", "-D", "img", "--pidfile", "p"),
+			 CLI_RUN);
+	assert_string_equal(r.g.service, "s");
+	assert_true(r.opts.detach);
+	assert_string_equal(r.opts.pidfile, "p");
+	cli_restore_free(&r);
+	assert_int_equal(RESTORE(&r, "restore", "--service", "s", "-D", "img"), -EINVAL);
+	assert_int_equal(RESTORE(&r, "restore", "--service", "s", "-d", "--no-pidns"), -EINVAL);
+	assert_int_equal(RESTORE(&r, "restore", "--service", "s", "-d", "-j"), -EINVAL);
+	assert_int_equal(RESTORE(&r, "restore", "--service", "s", "-d", "--inherit-fd", "fd[0]:k"), -EINVAL);
+	assert_null(r.inherit_fds);
+	assert_int_equal(RESTORE(&r, "restore", "-D", "img"), CLI_RUN); /* locally, all of it */
+	cli_restore_free(&r);
+	assert_int_equal(SHOW(&s, "show", "--service", "s", "img"), -EINVAL);
+}
+
+static void status_and_cancel(void **state)
+{
+	struct cli_status st;
+	struct cli_cancel c;
+
+	assert_int_equal(STATUS(&st, "status"), CLI_RUN);
+	assert_null(st.g.service);
+	assert_int_equal(STATUS(&st, "status", "--service", "/s", "-v2"), CLI_RUN);
+	assert_string_equal(st.g.service, "/s");
+	assert_int_equal(st.g.verbosity, 2);
+	assert_int_equal(STATUS(&st, "status", "x"), -EINVAL);
+	assert_int_equal(STATUS(&st, "status", "-t", "1"), -EINVAL);
+
+	assert_int_equal(CANCEL(&c, "cancel", "42"), CLI_RUN);
+	assert_int_equal(c.job_id, 42);
+	assert_int_equal(CANCEL(&c, "cancel", "--service", "/s", "18446744073709551615"), CLI_RUN);
+	assert_int_equal(c.job_id, UINT64_MAX);
+	assert_string_equal(c.g.service, "/s");
+	static const char *const bad[] = {"", "0", "-1", "+1", " 1", "1x", "0x10", "18446744073709551616"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (CANCEL(&c, "cancel", (char *)bad[i]) != -EINVAL)
+			fail_msg("accepted job '%s'", bad[i]);
+	assert_int_equal(CANCEL(&c, "cancel"), -EINVAL);
+	assert_int_equal(CANCEL(&c, "cancel", "1", "2"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(dump_minimal),	    cmocka_unit_test(dump_all_options),
-		cmocka_unit_test(dump_bad_tree),    cmocka_unit_test(dump_conflicts),
-		cmocka_unit_test(unknown_options),  cmocka_unit_test(help),
-		cmocka_unit_test(verbosity_levels), cmocka_unit_test(verbosity_options),
-		cmocka_unit_test(main_options),	    cmocka_unit_test(inherit_fd_forms),
-		cmocka_unit_test(restore_options),  cmocka_unit_test(show_options),
+		cmocka_unit_test(dump_minimal),	     cmocka_unit_test(dump_all_options),
+		cmocka_unit_test(dump_bad_tree),     cmocka_unit_test(dump_conflicts),
+		cmocka_unit_test(unknown_options),   cmocka_unit_test(help),
+		cmocka_unit_test(verbosity_levels),  cmocka_unit_test(verbosity_options),
+		cmocka_unit_test(main_options),	     cmocka_unit_test(inherit_fd_forms),
+		cmocka_unit_test(restore_options),   cmocka_unit_test(show_options),
+		cmocka_unit_test(service_option),    cmocka_unit_test(service_restore_and_show),
+		cmocka_unit_test(status_and_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
