@@ -5,6 +5,7 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -18,6 +19,7 @@ JOBS = {
     "python3": ["/usr/bin/python3", str(HERE / "compute.py")],
     "gzip": ["/bin/bash", str(HERE / "gzip.sh")],
     "make-j2": ["/bin/bash", str(HERE / "make.sh")],
+    "openmp-4-threads": ["/bin/bash", str(HERE / "openmp.sh")],
 }
 USERS = {"root": [], "uid1000": ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]}
 
@@ -29,10 +31,14 @@ def run_job(argv, workdir, out):
 
 
 def prepare(tmp, name, uid):
-    d = tmp / name
-    d.mkdir()
+    # pytest's own tmp root is private to root: an unprivileged job gets a directory it can
+    # reach by any path (a program may re-open itself through /proc/self/exe, for one).
+    d = pathlib.Path(tempfile.mkdtemp(prefix="ckpt-real-%s-" % name, dir="/tmp")) if uid else tmp / name
     if uid:
+        os.chmod(d, 0o755)
         os.chown(d, 1000, 1000)
+    else:
+        d.mkdir()
     return d
 
 
@@ -74,3 +80,6 @@ def test_real_program(ckpt_bin, tmp_path, job, user):
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             p.wait()
+        if uid:
+            shutil.rmtree(ref_dir, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
