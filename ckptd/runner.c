@@ -148,6 +148,15 @@ static int still_alive(int pidfd, pid_t pid, struct run_result *res)
  * signal either way (a set-uid program he started keeps his real uid), so stopping or
  * ending it gives him nothing he could not do.
  */
+/* Set by SIGTERM from kill_job(): the engine stops at its next safe point (-ECANCELED). */
+static volatile int child_cancel;
+
+static void on_cancel(int sig)
+{
+	(void)sig;
+	child_cancel = 1;
+}
+
 static int child_dump(const struct job *job, struct run_result *res)
 {
 	_cleanup_close_ int pidfd = -EBADF, dirfd = -EBADF;
@@ -159,7 +168,9 @@ static int child_dump(const struct job *job, struct run_result *res)
 		.leave_stopped = job->leave_stopped,
 		.shell_job = job->shell_job,
 		.freeze_cgroup = job->freeze_cgroup,
+		.cancel = &child_cancel,
 	};
+	struct sigaction sa = {.sa_handler = on_cancel, .sa_flags = SA_RESTART};
 	char path[64];
 	char *why = NULL;
 	int r;
@@ -181,6 +192,8 @@ static int child_dump(const struct job *job, struct run_result *res)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
 		o.images_dir = path;
 	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
 	r = ckpt_dump(&o, &res->stats);
 	if (r < 0 || job->privileged)
 		return r;

@@ -298,12 +298,14 @@ static void cancel_locked(struct job *job, const char *why)
 }
 
 /*
- * SIGKILL, not SIGTERM: nothing in the job's process may delay it. Called locked; the pidfd
- * cannot hit another process, and one that already ended answers ESRCH.
+ * SIGTERM: the job's process asks the engine to stop at its next safe point, which lets the
+ * tree go as it was (a SIGKILL could catch a thread while it runs a syscall for the engine).
+ * Called locked; the pidfd cannot hit another process, and one that already ended answers
+ * ESRCH.
  */
 static void kill_job(struct job *job)
 {
-	int r = sys_pidfd_send_signal(job->proc_fd, SIGKILL, NULL, 0);
+	int r = sys_pidfd_send_signal(job->proc_fd, SIGTERM, NULL, 0);
 
 	if (r < 0 && r != -ESRCH)
 		pr_warn("job %" PRIu64 ": killing its process: %s", job->id, strerror(-r));

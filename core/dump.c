@@ -305,9 +305,11 @@ static int dump_files_and_tasks(struct dump_ctx *ctx)
 		r = pipes_dump(ctx->dirfd, &ctx->tree, fds);
 	if (r == 0)
 		r = files_share_ids(&ctx->tree, fds);
-	for (size_t i = 0; i < n && r == 0; i++)
-		if (!ctx->tree.tasks[i]->zombie)
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = dump_check_cancel(&ctx->acc);
+		if (r == 0 && !ctx->tree.tasks[i]->zombie)
 			r = dump_one_task(ctx, ctx->tree.tasks[i], &fds[i]);
+	}
 	for (size_t i = 0; fds && i < n; i++)
 		files_free(&fds[i]);
 	free(fds);
@@ -357,6 +359,7 @@ _public_ int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats
 		return pr_err("ckpt_dump: bad options"), -EINVAL;
 	if (opts->leave_running && opts->leave_stopped)
 		return pr_err("--leave-running and --leave-stopped exclude each other"), -EINVAL;
+	ctx.acc.cancel = opts->cancel;
 	ctx.t_start = now_ns(CLOCK_MONOTONIC);
 	r = seize_check_root(opts->pid);
 	if (r < 0)
@@ -368,6 +371,11 @@ _public_ int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats
 	r = seize_tree(opts->pid, opts->freeze_cgroup, &ctx.tree);
 	if (r < 0)
 		goto out;
+	r = dump_check_cancel(&ctx.acc);
+	if (r < 0) {
+		seize_release(&ctx.tree, RELEASE_RUN);
+		goto out;
+	}
 	r = dump_tree(&ctx);
 	if (r < 0) {
 		imgdir_remove_images(ctx.dirfd);

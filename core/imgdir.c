@@ -75,7 +75,8 @@ int imgdir_open_for_restore(const char *path, int *ret_dirfd)
 void imgdir_remove_images(int dirfd)
 {
 	_cleanup_closedir_ DIR *d = NULL;
-	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	/* A fresh open file description: a dup would share (and may find at its end) the offset. */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 
 	if (fd < 0)

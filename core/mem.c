@@ -309,6 +309,13 @@ struct page_writer {
 	struct dump_stats_acc *acc;
 };
 
+int dump_check_cancel(const struct dump_stats_acc *acc)
+{
+	if (!acc->cancel || !*acc->cancel)
+		return 0;
+	return pr_err("dump cancelled; the tree runs on untouched"), -ECANCELED;
+}
+
 static int writer_flush(struct page_writer *w)
 {
 	ssize_t n;
@@ -316,6 +323,9 @@ static int writer_flush(struct page_writer *w)
 
 	if (!w->niov)
 		return 0;
+	r = dump_check_cancel(w->acc);
+	if (r < 0)
+		return r;
 	n = sys_process_vm_readv(w->pid, w->liov, w->niov, w->riov, w->niov);
 	if (n < 0)
 		return pr_err_errno((int)n, "pid %d: reading its memory", w->pid);

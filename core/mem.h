@@ -11,7 +11,11 @@
 struct dump_stats_acc {
 	uint64_t pages;
 	uint64_t bytes;
+	const volatile int *cancel; /* ckpt_dump_opts.cancel */
 };
+
+/* -ECANCELED, reported once, when the caller asked the dump to stop. */
+int dump_check_cancel(const struct dump_stats_acc *acc);
 
 /*
  * Turn smaps into vma_entry records. Refuses (with a message naming the mapping) what

@@ -47,6 +47,12 @@ struct ckpt_dump_opts {
 	bool leave_stopped;	   /* -s: leave the tree stopped (SIGSTOP) after the dump */
 	bool shell_job;		   /* the root's session and tty are outside the tree */
 	const char *freeze_cgroup; /* freeze this cgroup (v1 freezer or v2) around the dump */
+	/*
+	 * When *cancel becomes non-zero (e.g. from a signal handler), the dump stops at its next
+	 * safe point, releases the tree as it was and fails with -ECANCELED. Killing the dumping
+	 * process instead may catch a thread while it runs a syscall for us.
+	 */
+	const volatile int *cancel;
 };
 
 struct ckpt_dump_stats {

@@ -187,6 +187,8 @@ def test_dump_disk_full(cr):
     small = mount_tmpfs(cr, cr.tmp / "small", "size=8m")
     run = cr.start("mem_random", ["64"])
     expect_dump_fails(cr, run, small / "img", "No space left")
+    # Nothing half-written is left to be mistaken for a checkpoint.
+    assert not list((small / "img").glob("*.img")), list((small / "img").iterdir())
 
 
 # ---------------------------------------------------------------------------------------

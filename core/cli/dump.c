@@ -2,6 +2,7 @@
 /* ckpt dump: checkpoint a process tree (ckpt_dump) and log to DIR/dump.log. */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include "cli.h"
 
 /*
@@ -64,6 +65,28 @@ void cli_format_bytes(uint64_t n, char *buf, size_t len)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 }
 
+static volatile int dump_cancelled;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	dump_cancelled = 1;
+}
+
+/*
+ * Ctrl-C, SIGTERM or SIGHUP while dumping: ask the engine to stop at its next safe point
+ * and let the tree go, rather than die while one of its threads runs a syscall for us.
+ */
+static void catch_stop_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
 int cli_verb_dump(int argc, char **argv, const struct cli_global *g)
 {
 	struct ckpt_dump_stats st = {0};
@@ -80,6 +103,8 @@ int cli_verb_dump(int argc, char **argv, const struct cli_global *g)
 		return CLI_EXIT_FAIL;
 	if (cli_log_start(&d.g, d.opts.images_dir, default_log(d.opts.images_dir)) < 0)
 		return CLI_EXIT_FAIL;
+	catch_stop_signals();
+	d.opts.cancel = &dump_cancelled;
 	r = ckpt_dump(&d.opts, &st);
 	if (r < 0)
 		return cli_failed(r, "dump failed");
