@@ -12,6 +12,7 @@
 #include "dump-task.h"
 #include "files.h"
 #include "pipes.h"
+#include "unixsk.h"
 #include "image.h"
 #include "imgdir.h"
 #include "infect.h"
@@ -303,6 +304,8 @@ static int dump_files_and_tasks(struct dump_ctx *ctx)
 			r = files_collect(ctx->tree.tasks[i], &fds[i]);
 	if (r == 0)
 		r = pipes_dump(ctx->dirfd, &ctx->tree, fds);
+	if (r == 0)
+		r = unixsk_dump(ctx->dirfd, &ctx->tree, fds);
 	if (r == 0)
 		r = files_share_ids(&ctx->tree, fds);
 	for (size_t i = 0; i < n && r == 0; i++) {

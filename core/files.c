@@ -67,6 +67,14 @@ static int fd_describe(const struct task *task, int fd, FdEntry *e)
 		e->ext_key = TAKE_PTR(link);
 		return 0;
 	}
+	if (S_ISSOCK(st.st_mode) && !strncmp(link, "socket:[", 8)) {
+		/* A socketpair held at both ends in the tree or not is decided by unixsk_dump(). */
+		e->kind = FD_KIND__FD_UNIX;
+		e->has_sk_id = true;
+		e->sk_id = st.st_ino;
+		e->ext_key = TAKE_PTR(link);
+		return 0;
+	}
 	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
 		return fd_external(e, link, false);
 	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev))

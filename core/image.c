@@ -55,6 +55,7 @@ static const struct img_kind_info kinds[IMG__MAX] = {
 			 &pagemap_head__descriptor},
 	[IMG_PAGES] = {"pages", IMG_MAGIC('P', 'G'), true, NULL, NULL},
 	[IMG_PIPES] = {"pipes", IMG_MAGIC('P', 'I'), false, &pipe_entry__descriptor, NULL},
+	[IMG_UNIX] = {"unixsk", IMG_MAGIC('U', 'X'), false, &unix_pair_entry__descriptor, NULL},
 };
 
 struct img {

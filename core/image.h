@@ -28,6 +28,7 @@ enum img_kind {
 	IMG_PAGEMAP,
 	IMG_PAGES,
 	IMG_PIPES,
+	IMG_UNIX,
 	IMG__MAX,
 };
 

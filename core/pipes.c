@@ -73,7 +73,7 @@ static void make_external(struct fd_list *fds, size_t n_tasks, uint64_t id)
 				fds[i].v[k]->kind = FD_KIND__FD_EXTERNAL;
 }
 
-static int grab_fd(pid_t pid, int fd)
+int pipes_grab_fd(pid_t pid, int fd)
 {
 	_cleanup_close_ int pidfd = sys_pidfd_open(pid, 0);
 	int r;
@@ -92,7 +92,7 @@ static int grab_fd(pid_t pid, int fd)
  */
 static int other_end_closed(const struct pipe_ref *p)
 {
-	_cleanup_close_ int fd = grab_fd(p->rd ? p->rd_pid : p->wr_pid, p->rd ? p->rd_fd : p->wr_fd);
+	_cleanup_close_ int fd = pipes_grab_fd(p->rd ? p->rd_pid : p->wr_pid, p->rd ? p->rd_fd : p->wr_fd);
 	struct pollfd pfd = { .fd = fd, .events = p->rd ? POLLIN : POLLOUT };
 
 	if (fd < 0)
@@ -110,7 +110,7 @@ static int peek_data(const struct pipe_ref *p, uint32_t *ret_size, uint8_t **ret
 	ssize_t n;
 	int size, r;
 
-	fd = p->rd ? grab_fd(p->rd_pid, p->rd_fd) : grab_fd(p->wr_pid, p->wr_fd);
+	fd = p->rd ? pipes_grab_fd(p->rd_pid, p->rd_fd) : pipes_grab_fd(p->wr_pid, p->wr_fd);
 	if (fd < 0)
 		return fd;
 	size = fcntl(fd, F_GETPIPE_SZ);

@@ -13,6 +13,9 @@
  */
 int pipes_dump(int dirfd, const struct pstree *t, struct fd_list *fds);
 
+/* A copy of fd of task pid in our own table (pidfd_getfd(2)), O_CLOEXEC; logs on failure. */
+int pipes_grab_fd(pid_t pid, int fd);
+
 /*
  * Give every file, directory and device fd of the tree a file_id; fds that share one open
  * file description (dup, fork; told by kcmp KCMP_FILE) get the same, so that the restore

@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include "image.h"
 #include "infect.h"
@@ -247,6 +248,11 @@ static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 			return pr_err("pid %u: fd %u: its pipe is missing from 'pipes.img'", pid, e->fd),
 			       -EBADMSG;
 		return 0;
+	case FD_KIND__FD_UNIX:
+		if (!e->has_sk_id || !rst_find_unix(t, e->sk_id, NULL))
+			return pr_err("pid %u: fd %u: its socket is missing from 'unixsk.img'", pid, e->fd),
+			       -EBADMSG;
+		return 0;
 	case FD_KIND__FD_EXTERNAL:
 		if (!e->ext_key)
 			return pr_err("pid %u: fd %u: incomplete record", pid, e->fd), -EBADMSG;
@@ -390,6 +396,61 @@ static int load_pipes(struct rst_tree *t)
 	return 0;
 }
 
+struct rst_unix *rst_find_unix(const struct rst_tree *t, uint64_t id, int *ret_end)
+{
+	for (size_t i = 0; i < t->n_unix; i++) {
+		const UnixPairEntry *ue = t->unix_pairs[i].ue;
+
+		if (ue->id_a != id && ue->id_b != id)
+			continue;
+		if (ret_end)
+			*ret_end = ue->id_a == id ? 0 : 1;
+		return &t->unix_pairs[i];
+	}
+	return NULL;
+}
+
+static bool unix_entry_ok(const struct rst_tree *t, const struct rst_unix *u)
+{
+	const UnixPairEntry *ue = u->ue;
+
+	if (ue->id_a == ue->id_b || rst_find_unix(t, ue->id_a, NULL) != u ||
+	    rst_find_unix(t, ue->id_b, NULL) != u)
+		return false;
+	if (ue->type != SOCK_STREAM && ue->type != SOCK_DGRAM && ue->type != SOCK_SEQPACKET)
+		return false;
+	/* Only a stream keeps queued bytes; at most what a receive buffer can hold. */
+	if ((ue->has_data_a || ue->has_data_b) && ue->type != SOCK_STREAM)
+		return false;
+	return (!ue->has_data_a || ue->data_a.len <= (1u << 30)) &&
+	       (!ue->has_data_b || ue->data_b.len <= (1u << 30));
+}
+
+static int load_unix(struct rst_tree *t)
+{
+	_cleanup_free_ ProtobufCMessage **v = NULL;
+	size_t n = 0;
+	int r = img_read_all(t->dirfd, "unixsk.img", IMG_UNIX, &v, &n);
+
+	if (r < 0)
+		return r;
+	t->unix_pairs = calloc(n ?: 1, sizeof(*t->unix_pairs));
+	if (!t->unix_pairs) {
+		img_free_all(TAKE_PTR(v), n);
+		return -ENOMEM;
+	}
+	/* From here rst_free() owns every record, checked or not. */
+	for (size_t i = 0; i < n; i++)
+		t->unix_pairs[t->n_unix++] =
+			(struct rst_unix){.ue = (UnixPairEntry *)v[i], .creator = -1, .fd = {-1, -1}};
+	for (size_t i = 0; i < n; i++)
+		if (!unix_entry_ok(t, &t->unix_pairs[i]))
+			return pr_err("'unixsk.img': bad record for sockets %" PRIu64 " and %" PRIu64,
+				      t->unix_pairs[i].ue->id_a, t->unix_pairs[i].ue->id_b),
+			       -EBADMSG;
+	return 0;
+}
+
 static bool is_ancestor(const struct rst_tree *t, int a, int b)
 {
 	for (; b >= 0; b = t->tasks[b].parent)
@@ -443,7 +504,7 @@ static int note_file(struct rst_tree *t, int task, const FdEntry *e)
 	return 0;
 }
 
-/* Who creates each pipe and shared file, and the fd numbers free in every task. */
+/* Who creates each pipe, socketpair and shared file, and the fd numbers free in every task. */
 static int place_pipes(struct rst_tree *t)
 {
 	int top = 3;
@@ -451,6 +512,7 @@ static int place_pipes(struct rst_tree *t)
 	for (size_t i = 0; i < t->n_tasks; i++)
 		for (size_t k = 0; k < t->tasks[i].n_fds; k++) {
 			const FdEntry *e = t->tasks[i].fds[k];
+			struct rst_unix *u;
 			struct rst_pipe *p;
 
 			top = MAX(top, (int)e->fd + 1);
@@ -461,18 +523,23 @@ static int place_pipes(struct rst_tree *t)
 				if (r < 0)
 					return r;
 			}
-			if (e->kind != FD_KIND__FD_PIPE)
-				continue;
-			p = rst_find_pipe(t, e->pipe_id);
-			if (p->creator < 0)
-				p->creator = (int)i;
-			while (!is_ancestor(t, p->creator, (int)i))
-				p->creator = t->tasks[p->creator].parent;
+			if (e->kind == FD_KIND__FD_PIPE) {
+				p = rst_find_pipe(t, e->pipe_id);
+				p->creator = lca(t, p->creator, (int)i);
+			} else if (e->kind == FD_KIND__FD_UNIX) {
+				u = rst_find_unix(t, e->sk_id, NULL);
+				u->creator = lca(t, u->creator, (int)i);
+			}
 		}
 	t->pipe_fd_base = top;
 	for (size_t i = 0; i < t->n_pipes; i++)
 		if (t->pipes[i].creator < 0)
 			return pr_err("'pipes.img': pipe %" PRIu64 " is held by no task", t->pipes[i].pe->id),
+			       -EBADMSG;
+	for (size_t i = 0; i < t->n_unix; i++)
+		if (t->unix_pairs[i].creator < 0)
+			return pr_err("'unixsk.img': socket %" PRIu64 " is held by no task",
+				      t->unix_pairs[i].ue->id_a),
 			       -EBADMSG;
 	return 0;
 }
@@ -495,6 +562,9 @@ int rst_load(struct rst_tree *t, int dirfd)
 	if (r < 0)
 		return r;
 	r = load_pipes(t);
+	if (r < 0)
+		return r;
+	r = load_unix(t);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < t->n_tasks; i++) {
@@ -542,6 +612,9 @@ void rst_free(struct rst_tree *t)
 	for (size_t i = 0; i < t->n_pipes; i++)
 		protobuf_c_message_free_unpacked(&t->pipes[i].pe->base, NULL);
 	free(t->pipes);
+	for (size_t i = 0; i < t->n_unix; i++)
+		protobuf_c_message_free_unpacked(&t->unix_pairs[i].ue->base, NULL);
+	free(t->unix_pairs);
 	free(t->files);
 	free(t->pstree);
 	free(t->tasks);

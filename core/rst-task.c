@@ -115,6 +115,15 @@ static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, con
 			return pr_perror("pid %u: fd %u: its pipe", pid, e->fd);
 		return fd;
 	}
+	if (e->kind == FD_KIND__FD_UNIX) {
+		int end = 0;
+		const struct rst_unix *u = rst_find_unix(t, e->sk_id, &end);
+
+		fd = fcntl(u->fd[end], F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return pr_perror("pid %u: fd %u: its socket", pid, e->fd);
+		return fd;
+	}
 	if (rst_shared_file(t, e)) {
 		fd = fcntl(rst_shared_file(t, e)->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
@@ -149,8 +158,8 @@ static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, co
 static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 {
 	size_t n_inh = t->opts->n_inherit_fds;
-	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes + t->n_files], inh[n_inh + 1], sync_fd,
-	    tty = -1, r;
+	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes + 2 * t->n_unix + t->n_files],
+	    inh[n_inh + 1], sync_fd, tty = -1, r;
 	size_t n_keep = 0;
 
 	sync_fd = fcntl(t->sync_fd[1], F_DUPFD_CLOEXEC, base);
@@ -176,6 +185,10 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 		if (t->pipes[i].fd_wr >= 0)
 			keep[n_keep++] = t->pipes[i].fd_wr;
 	}
+	for (size_t i = 0; i < t->n_unix; i++)
+		for (int k = 0; k < 2; k++)
+			if (t->unix_pairs[i].fd[k] >= 0)
+				keep[n_keep++] = t->unix_pairs[i].fd[k];
 	for (size_t i = 0; i < t->n_files; i++)
 		if (t->files[i].fd >= 0)
 			keep[n_keep++] = t->files[i].fd;
@@ -260,6 +273,64 @@ static int create_pipe(struct rst_tree *t, struct rst_pipe *p)
 	return r;
 }
 
+/* Queue len bytes for reading at the other end; never block: nobody reads them yet. */
+static int unix_requeue(const UnixPairEntry *ue, int fd, const ProtobufCBinaryData *d)
+{
+	int want = (int)MIN(d->len * 4 + 65536, (size_t)INT_MAX / 2), old = 0;
+	socklen_t sl = sizeof(old);
+
+	/*
+	 * Sent bytes count against the sender's SO_SNDBUF (unix(7)): raised to fit them, then put
+	 * back (the kernel doubles what is set, socket(7)).
+	 */
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &old, &sl) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) < 0)
+		return pr_perror("sockets %" PRIu64 "/%" PRIu64 ": SO_SNDBUF", ue->id_a, ue->id_b);
+	for (size_t off = 0; off < d->len;) {
+		ssize_t n = send(fd, d->data + off, d->len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return pr_perror("sockets %" PRIu64 "/%" PRIu64 ": queueing %zu bytes back", ue->id_a,
+					 ue->id_b, d->len);
+		off += (size_t)n;
+	}
+	old /= 2;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &old, sizeof(old)) < 0)
+		return pr_perror("sockets %" PRIu64 "/%" PRIu64 ": SO_SNDBUF", ue->id_a, ue->id_b);
+	return 0;
+}
+
+static int create_unix(struct rst_tree *t, struct rst_unix *u)
+{
+	const UnixPairEntry *ue = u->ue;
+	_cleanup_close_ int a = -EBADF, b = -EBADF;
+	int sv[2], r = 0;
+
+	if (socketpair(AF_UNIX, (int)ue->type | SOCK_CLOEXEC, 0, sv) < 0)
+		return pr_perror("sockets %" PRIu64 "/%" PRIu64 ": socketpair", ue->id_a, ue->id_b);
+	a = sv[0];
+	b = sv[1];
+	/* What end a had queued to read was sent by end b, and the other way round. */
+	if (ue->has_data_a && ue->data_a.len)
+		r = unix_requeue(ue, b, &ue->data_a);
+	if (r == 0 && ue->has_data_b && ue->data_b.len)
+		r = unix_requeue(ue, a, &ue->data_b);
+	if (r < 0)
+		return r;
+	if ((ue->has_flags_a && fcntl(a, F_SETFL, (int)ue->flags_a) < 0) ||
+	    (ue->has_flags_b && fcntl(b, F_SETFL, (int)ue->flags_b) < 0))
+		return pr_perror("sockets %" PRIu64 "/%" PRIu64 ": F_SETFL", ue->id_a, ue->id_b);
+	u->fd[0] = fcntl(a, F_DUPFD_CLOEXEC, t->pipe_fd_base);
+	if (u->fd[0] >= 0)
+		u->fd[1] = fcntl(b, F_DUPFD_CLOEXEC, t->pipe_fd_base);
+	if (u->fd[0] < 0 || u->fd[1] < 0)
+		return pr_perror("sockets %" PRIu64 "/%" PRIu64 ": moving them above fd %d", ue->id_a,
+				 ue->id_b, t->pipe_fd_base);
+	return 0;
+}
+
 static int create_files(struct rst_tree *t, size_t idx)
 {
 	for (size_t i = 0; i < t->n_files; i++) {
@@ -279,7 +350,7 @@ static int create_files(struct rst_tree *t, size_t idx)
 	return 0;
 }
 
-/* Pipes and shared files this task creates are inherited by the children it forks next. */
+/* Pipes, socketpairs and shared files this task creates are inherited by the children it forks next. */
 static int create_pipes(struct rst_tree *t, size_t idx)
 {
 	int r = create_files(t, idx);
@@ -290,6 +361,13 @@ static int create_pipes(struct rst_tree *t, size_t idx)
 		if (t->pipes[i].creator != (int)idx)
 			continue;
 		r = create_pipe(t, &t->pipes[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < t->n_unix; i++) {
+		if (t->unix_pairs[i].creator != (int)idx)
+			continue;
+		r = create_unix(t, &t->unix_pairs[i]);
 		if (r < 0)
 			return r;
 	}

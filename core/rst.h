@@ -35,6 +35,13 @@ struct rst_pipe {
 	int fd_rd, fd_wr; /* its ends in the creator, inherited by the creator's descendants */
 };
 
+/* A unix socketpair held at both ends in the tree: made like a pipe, by a common ancestor. */
+struct rst_unix {
+	UnixPairEntry *ue;
+	int creator;
+	int fd[2]; /* end a (ue->id_a) and end b in the creator, inherited by its descendants */
+};
+
 /* An open file several fds share (dup, fork): opened once, like a pipe, by a common ancestor. */
 struct rst_file {
 	const FdEntry *fe; /* the first fd of it: path, flags, offset */
@@ -58,6 +65,8 @@ struct rst_tree {
 	struct rst_pipe *pipes;
 	size_t n_pipes;
 	int pipe_fd_base; /* above every fd number any task will have */
+	struct rst_unix *unix_pairs;
+	size_t n_unix;
 	struct rst_file *files;
 	size_t n_files;
 };
@@ -67,6 +76,8 @@ int rst_load(struct rst_tree *t, int dirfd);
 void rst_free(struct rst_tree *t);
 int rst_task_index(const struct rst_tree *t, uint32_t ns_pid);
 struct rst_pipe *rst_find_pipe(const struct rst_tree *t, uint64_t id);
+/* The socketpair one of whose ends is socket id; *ret_end is 0 for end a, 1 for end b. */
+struct rst_unix *rst_find_unix(const struct rst_tree *t, uint64_t id, int *ret_end);
 /* The shared open file of fd e, or NULL when e is its only fd. */
 struct rst_file *rst_shared_file(const struct rst_tree *t, const FdEntry *e);
 

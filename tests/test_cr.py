@@ -50,6 +50,7 @@ CASES = [
     Case("creds", "creds"),
     Case("orphan", "orphan"),
     Case("zombie", "zombie"),
+    Case("socketpair", "socketpair"),
     Case("hello_static", "hello_static"),
     Case("hello_dynamic", "hello_dynamic"),
 ]

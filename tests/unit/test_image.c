@@ -204,6 +204,24 @@ static ProtobufCMessage *sample_pipes(unsigned int i)
 	return &e.base;
 }
 
+static ProtobufCMessage *sample_unix(unsigned int i)
+{
+	static UnixPairEntry e;
+	static uint8_t data[] = "ping";
+
+	unix_pair_entry__init(&e);
+	e.id_a = 2000 + 2 * i;
+	e.id_b = 2001 + 2 * i;
+	e.type = 1; /* SOCK_STREAM */
+	e.has_flags_a = e.has_flags_b = true;
+	e.flags_a = 02;
+	e.flags_b = 04002;
+	e.has_data_a = true;
+	e.data_a.data = data;
+	e.data_a.len = i % 5;
+	return &e.base;
+}
+
 /* Record 0 of a pagemap is its head. */
 static ProtobufCMessage *sample_pagemap(unsigned int i)
 {
@@ -243,6 +261,8 @@ static ProtobufCMessage *sample(enum img_kind kind, unsigned int i)
 		return sample_pagemap(i);
 	case IMG_PIPES:
 		return sample_pipes(i);
+	case IMG_UNIX:
+		return sample_unix(i);
 	default:
 		fail_msg("no sample for kind %d", kind);
 	}
