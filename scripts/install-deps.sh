@@ -9,6 +9,7 @@ pkgs=(
 	libcmocka-dev python3 python3-pytest
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	clang-format bc
+	slurmctld slurmd slurm-client munge libslurm-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
