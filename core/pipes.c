@@ -93,7 +93,7 @@ int pipes_grab_fd(pid_t pid, int fd)
 static int other_end_closed(const struct pipe_ref *p)
 {
 	_cleanup_close_ int fd = pipes_grab_fd(p->rd ? p->rd_pid : p->wr_pid, p->rd ? p->rd_fd : p->wr_fd);
-	struct pollfd pfd = { .fd = fd, .events = p->rd ? POLLIN : POLLOUT };
+	struct pollfd pfd = {.fd = fd, .events = p->rd ? POLLIN : POLLOUT};
 
 	if (fd < 0)
 		return fd;

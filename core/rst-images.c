@@ -47,7 +47,8 @@ static int load_inventory(struct rst_tree *t)
 
 static int load_pstree(struct rst_tree *t)
 {
-	int r = img_read_all(t->dirfd, "pstree.img", IMG_PSTREE, (ProtobufCMessage ***)&t->pstree, &t->n_pstree);
+	int r = img_read_all(t->dirfd, "pstree.img", IMG_PSTREE, (ProtobufCMessage ***)&t->pstree,
+			     &t->n_pstree);
 
 	if (r < 0)
 		return r;
@@ -385,7 +386,8 @@ static int load_pipes(struct rst_tree *t)
 	}
 	/* From here rst_free() owns every record, checked or not. */
 	for (size_t i = 0; i < n; i++)
-		t->pipes[t->n_pipes++] = (struct rst_pipe){ .pe = (PipeEntry *)v[i], .creator = -1, .fd_rd = -1, .fd_wr = -1 };
+		t->pipes[t->n_pipes++] =
+			(struct rst_pipe){.pe = (PipeEntry *)v[i], .creator = -1, .fd_rd = -1, .fd_wr = -1};
 	for (size_t i = 0; i < n; i++) {
 		const PipeEntry *pe = t->pipes[i].pe;
 

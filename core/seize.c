@@ -313,7 +313,8 @@ void seize_release(struct pstree *t, enum release_mode mode)
 			continue;
 		}
 		/* Our injections took a stopped task out of its group stop: put it back. */
-		if (mode == RELEASE_STOP || (mode == RELEASE_RUN && task->nr_threads && task->threads[0].was_stopped))
+		if (mode == RELEASE_STOP ||
+		    (mode == RELEASE_RUN && task->nr_threads && task->threads[0].was_stopped))
 			kill(task->pid, SIGSTOP);
 		for (size_t k = 0; k < task->nr_threads; k++)
 			release_thread(task, &task->threads[k], mode);

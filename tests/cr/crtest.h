@@ -209,4 +209,15 @@ static inline unsigned long cr_parse_ulong(const char *s, const char *what)
 	return v;
 }
 
+/* The whole protocol for a program whose state needs no more than setup and verify. */
+static inline int __attribute__((noreturn)) cr_run(void (*setup)(void), void (*verify)(void))
+{
+	cr_init();
+	setup();
+	cr_ready();
+	cr_wait_sigterm();
+	verify();
+	cr_pass();
+}
+
 #endif

@@ -226,10 +226,5 @@ static void verify(void)
 
 int main(void)
 {
-	cr_init();
-	setup();
-	cr_ready();
-	cr_wait_sigterm();
-	verify();
-	cr_pass();
+	cr_run(setup, verify);
 }

@@ -36,7 +36,7 @@ static int queued(int fd)
 static int expect(int fd, const char *what, const char *want)
 {
 	size_t len = strlen(want), got = 0;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char buf[64];
 
 	while (got < len) {

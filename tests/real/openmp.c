@@ -10,7 +10,7 @@ int main(void)
 	omp_set_num_threads(4);
 	for (int step = 0; step < 30; step++) {
 		double sum = 0;
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		struct timespec ts = {0, 50 * 1000 * 1000};
 
 #pragma omp parallel for reduction(+ : sum)
 		for (long i = 1; i <= 2000000; i++)
