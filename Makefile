@@ -101,12 +101,20 @@ $(B)/tests/cr/%: tests/cr/%.c tests/cr/crtest.h
 
 $(B)/tests/cr/hello_static: tests/cr/hello_dynamic.c
 
+# Test tools that reach libckpt's internals (image I/O), e.g. to forge an image.
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRCS))
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libckpt.a
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libckpt.a $(LDLIBS)
+
 unit: $(UNIT_BINS)
 	$(Q)fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
 
 unit-bins: $(UNIT_BINS)
 
-cr-progs: $(CR_BINS)
+cr-progs: $(CR_BINS) $(TOOL_BINS)
 
 test: all $(UNIT_BINS) $(CR_BINS) test-only
 
@@ -123,7 +131,7 @@ check-aarch64: $(PROTO_H)
 			-fsyntax-only $$f || exit 1; \
 	done
 
-install: all install-ckptd
+install: all install-ckptd install-spank
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 0755 $(B)/ckpt $(DESTDIR)$(PREFIX)/bin/ckpt
 	install -m 0644 $(B)/libckpt.a $(DESTDIR)$(PREFIX)/lib/libckpt.a

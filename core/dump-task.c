@@ -8,6 +8,8 @@
 #include "dump-task.h"
 #include "infect.h"
 #include "log.h"
+#include "procattr.h"
+#include "seccomp.h"
 #include "syscalls.h"
 
 #define NSIG_MAX     64
@@ -481,6 +483,12 @@ int dump_task_core(struct arena *a, struct task *task, const struct proc_status 
 	if (r < 0)
 		return r;
 	r = dump_siginfo_queue(a, task->pid, true, &core->shared_pending, &core->n_shared_pending);
+	if (r < 0)
+		return r;
+	r = procattr_dump(a, task, core);
+	if (r < 0)
+		return r;
+	r = seccomp_dump(a, task, st, core);
 	if (r < 0)
 		return r;
 	r = infect_begin(&inf, task->pid, task->gate);

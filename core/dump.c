@@ -12,6 +12,8 @@
 #include "dump-task.h"
 #include "files.h"
 #include "pipes.h"
+#include "precheck.h"
+#include "savedfiles.h"
 #include "unixsk.h"
 #include "image.h"
 #include "imgdir.h"
@@ -20,6 +22,7 @@
 #include "mem.h"
 #include "pstree.pb-c.h"
 #include "seize.h"
+#include "shmem.h"
 
 struct dump_ctx {
 	const struct ckpt_dump_opts *opts;
@@ -27,6 +30,7 @@ struct dump_ctx {
 	struct pstree tree;
 	struct dump_stats_acc acc;
 	uint64_t t_start, t_frozen;
+	struct shmem_set shm; /* shared memory objects and deleted files, each dumped once */
 };
 
 static int tree_ns_pids(struct pstree *t)
@@ -175,6 +179,8 @@ static int dump_one_task(struct dump_ctx *ctx, struct task *task, const struct f
 		goto out;
 	}
 	r = mem_collect_vmas(task->pid, vmas, n, &mm);
+	if (r == 0)
+		r = shmem_note_vmas(&ctx->shm, task->pid, vmas, n, &mm);
 	if (r < 0)
 		goto out;
 	vdso = find_named_vma(vmas, n, "[vdso]");
@@ -308,6 +314,10 @@ static int dump_files_and_tasks(struct dump_ctx *ctx)
 		r = unixsk_dump(ctx->dirfd, &ctx->tree, fds);
 	if (r == 0)
 		r = files_share_ids(&ctx->tree, fds);
+	if (r == 0)
+		r = shmem_note_fds(&ctx->shm, &ctx->tree, fds);
+	if (r == 0)
+		r = savedfiles_dump(ctx->dirfd, ctx->opts->save_paths, &ctx->tree, fds);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		r = dump_check_cancel(&ctx->acc);
 		if (r == 0 && !ctx->tree.tasks[i]->zombie)
@@ -323,6 +333,9 @@ static int dump_tree(struct dump_ctx *ctx)
 {
 	int r;
 
+	r = precheck_tree(&ctx->tree);
+	if (r < 0)
+		return r;
 	r = tree_ns_pids(&ctx->tree);
 	if (r < 0)
 		return r;
@@ -332,7 +345,11 @@ static int dump_tree(struct dump_ctx *ctx)
 	r = check_sessions(ctx);
 	if (r < 0)
 		return r;
+	ctx->shm.dirfd = ctx->dirfd;
 	r = dump_files_and_tasks(ctx);
+	if (r == 0)
+		r = shmem_write(&ctx->shm);
+	ctx->acc.bytes += ctx->shm.bytes;
 	if (r < 0)
 		return r;
 	r = write_pstree(ctx);
@@ -402,6 +419,7 @@ _public_ int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats
 	pr_info("dumped %zu task(s) of pid %d into '%s': %" PRIu64 " pages", ctx.tree.nr_tasks, opts->pid,
 		opts->images_dir, ctx.acc.pages);
 out:
+	shmem_set_free(&ctx.shm);
 	pstree_free(&ctx.tree);
 	closep(&ctx.dirfd);
 	return r;

@@ -81,7 +81,8 @@ static int fd_describe(const struct task *task, int fd, FdEntry *e)
 		return fd_external(e, link, true);
 	if (link[0] != '/')
 		return pr_err("pid %d: fd %d: %s: not supported yet", task->pid, fd, link), -ENOTSUP;
-	if (strlen(link) > 10 && !strcmp(link + strlen(link) - 10, " (deleted)"))
+	/* A regular file deleted while open is saved with the image: shmem_note_fds(). */
+	if (strlen(link) > 10 && !strcmp(link + strlen(link) - 10, " (deleted)") && !S_ISREG(st.st_mode))
 		return pr_err("pid %d: fd %d: '%s': files deleted while open are not supported yet",
 			      task->pid, fd, link),
 		       -ENOTSUP;

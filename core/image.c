@@ -18,6 +18,8 @@
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "savedfile.pb-c.h"
+#include "shmem.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "image.h"
 #include "log.h"
@@ -56,6 +58,9 @@ static const struct img_kind_info kinds[IMG__MAX] = {
 	[IMG_PAGES] = {"pages", IMG_MAGIC('P', 'G'), true, NULL, NULL},
 	[IMG_PIPES] = {"pipes", IMG_MAGIC('P', 'I'), false, &pipe_entry__descriptor, NULL},
 	[IMG_UNIX] = {"unixsk", IMG_MAGIC('U', 'X'), false, &unix_pair_entry__descriptor, NULL},
+	[IMG_SAVED] = {"savedfiles", IMG_MAGIC('S', 'F'), false, &saved_file_entry__descriptor, NULL},
+	[IMG_SHMEM] = {"shmem", IMG_MAGIC('S', 'H'), false, &shmem_entry__descriptor, NULL},
+	[IMG_SHMDATA] = {"shmdata", IMG_MAGIC('S', 'D'), false, &shmem_chunk__descriptor, NULL},
 };
 
 struct img {

@@ -29,6 +29,9 @@ enum img_kind {
 	IMG_PAGES,
 	IMG_PIPES,
 	IMG_UNIX,
+	IMG_SAVED,
+	IMG_SHMEM,
+	IMG_SHMDATA,
 	IMG__MAX,
 };
 

@@ -15,6 +15,7 @@
 #include "image.h"
 #include "log.h"
 #include "mem.h"
+#include "shmem.h"
 #include "syscalls.h"
 
 #define PAGE_SZ	    4096ull
@@ -41,6 +42,8 @@ const char *mem_vma_kind_name(VmaKind kind)
 		return "[vsyscall]";
 	case VMA_KIND__VMA_ANON_SHARED:
 		return "shared anonymous";
+	case VMA_KIND__VMA_SYSV_SHM:
+		return "System V shared memory";
 	default:
 		return "unknown";
 	}
@@ -50,7 +53,8 @@ static int vma_kind_of(pid_t pid, const struct proc_vma *v, VmaKind *ret)
 {
 	const char *p = v->path;
 
-	if (!p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") || !strncmp(p, "[anon:", 6)) {
+	if (!p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") || !strncmp(p, "[anon:", 6) ||
+	    !strncmp(p, "[anon_shmem:", 12)) {
 		*ret = v->shared ? VMA_KIND__VMA_ANON_SHARED : VMA_KIND__VMA_ANON_PRIVATE;
 	} else if (!strcmp(p, "[vdso]")) {
 		*ret = VMA_KIND__VMA_VDSO;
@@ -60,10 +64,13 @@ static int vma_kind_of(pid_t pid, const struct proc_vma *v, VmaKind *ret)
 		*ret = VMA_KIND__VMA_VVAR_VCLOCK;
 	} else if (!strcmp(p, "[vsyscall]")) {
 		*ret = VMA_KIND__VMA_VSYSCALL;
-	} else if (p[0] == '/' && !v->deleted) {
+	} else if (p[0] == '/' && !strcmp(p, "/dev/zero") && v->shared && v->deleted) {
+		*ret = VMA_KIND__VMA_ANON_SHARED; /* MAP_SHARED|MAP_ANONYMOUS: shmem.c */
+	} else if (p[0] == '/' && v->deleted && v->shared && shmem_is_sysv_path(p)) {
+		*ret = VMA_KIND__VMA_SYSV_SHM;
+	} else if (p[0] == '/') {
+		/* A deleted file or a memfd is an object of shmem.c. */
 		*ret = v->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
-	} else if (p[0] == '/' && !strcmp(p, "/dev/zero") && v->shared) {
-		*ret = VMA_KIND__VMA_ANON_SHARED;
 	} else {
 		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64 " '%s'%s is not supported yet", pid,
 			      v->start, v->end, p, v->deleted ? " (deleted file)" : ""),
@@ -75,11 +82,6 @@ static int vma_kind_of(pid_t pid, const struct proc_vma *v, VmaKind *ret)
 		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64
 			      " '%s' is device memory, which cannot be dumped",
 			      pid, v->start, v->end, p ?: ""),
-		       -ENOTSUP;
-	if (*ret == VMA_KIND__VMA_ANON_SHARED)
-		return pr_err("pid %d: mapping %#" PRIx64 "-%#" PRIx64
-			      ": shared anonymous memory is not supported yet",
-			      pid, v->start, v->end),
 		       -ENOTSUP;
 	return 0;
 }

@@ -19,7 +19,8 @@ int dump_check_cancel(const struct dump_stats_acc *acc);
 
 /*
  * Turn smaps into vma_entry records. Refuses (with a message naming the mapping) what
- * cannot be restored yet: device mappings, deleted files, shared anonymous memory.
+ * cannot be restored yet: device mappings. Shared memory and deleted files get their
+ * shmem_id from shmem_note_vmas() afterwards.
  */
 int mem_collect_vmas(pid_t pid, const struct proc_vma *pv, size_t n, MmEntry *mm);
 void mem_free_vmas(MmEntry *mm);

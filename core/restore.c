@@ -271,7 +271,9 @@ static int do_restore(struct rst_tree *t, pid_t *ret_pid, int *ret_status)
 		return pr_perror("socketpair");
 	if (setsockopt(t->sync_fd[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
 		return pr_perror("SO_PASSCRED");
-	r = create_tree(t, &child);
+	r = rst_shmem_create(t);
+	if (r == 0)
+		r = create_tree(t, &child);
 	closep(&t->sync_fd[1]);
 	if (r == 0)
 		r = wait_ready(t);
@@ -281,6 +283,8 @@ static int do_restore(struct rst_tree *t, pid_t *ret_pid, int *ret_status)
 	for (size_t i = 0; i < t->n_tasks && r == 0; i++)
 		if (!t->tasks[i].pe->zombie)
 			r = rebuild_task(t, &t->tasks[i]);
+	/* Every task has mapped the shared objects: last seals, removed segments, our fds. */
+	r = rst_shmem_finish(t, r == 0) ?: r;
 	if (r < 0) {
 		kill_all(t, child);
 		return r;
@@ -316,6 +320,8 @@ _public_ int ckpt_restore(const struct ckpt_restore_opts *opts, pid_t *ret_pid, 
 
 	if (!opts || opts->sz < sizeof(*opts) || !opts->images_dir)
 		return pr_err("ckpt_restore: bad options"), -EINVAL;
+	if (opts->mount_proc && opts->no_pidns)
+		return pr_err("--mount-proc needs a new PID namespace (no --no-pidns)"), -EINVAL;
 	if (opts->shell_job)
 		t.shell_tty = find_tty();
 	r = imgdir_open_for_restore(opts->images_dir, &dirfd);
@@ -324,6 +330,8 @@ _public_ int ckpt_restore(const struct ckpt_restore_opts *opts, pid_t *ret_pid, 
 	r = rst_load(&t, dirfd);
 	if (r == 0)
 		pr_debug("restore: images of '%s' loaded and checked", opts->images_dir);
+	if (r == 0)
+		r = savedfiles_restore(dirfd, t.saved, t.n_saved);
 	if (r == 0)
 		r = do_restore(&t, &pid, &status);
 	closep(&t.sync_fd[0]);

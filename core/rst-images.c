@@ -13,6 +13,8 @@
 #include "log.h"
 #include "proc.h"
 #include "rst.h"
+#include "procattr.h"
+#include "seccomp.h"
 
 #define PAGE_SZ	 4096ull
 #define USER_TOP (1ull << 56) /* above any user address of a 4- or 5-level x86_64 or arm64 mm */
@@ -110,6 +112,52 @@ static int check_sessions(const struct rst_tree *t)
 	return 0;
 }
 
+static bool group_allowed(const struct ckpt_restore_opts *o, uint32_t g)
+{
+	if (g == o->owner_gid)
+		return true;
+	for (size_t i = 0; i < o->n_owner_groups; i++)
+		if (o->owner_groups[i] == g)
+			return true;
+	return false;
+}
+
+/* check_owner: never more than the job's owner had (see ckpt_restore_opts). */
+static int check_creds_owner(const struct rst_tree *t, uint32_t pid, const CredsEntry *c)
+{
+	const struct ckpt_restore_opts *o = t->opts;
+	uint32_t u = o->owner_uid, g = o->owner_gid;
+
+	if (!o->check_owner)
+		return 0;
+	if (c->uid != u || c->euid != u || c->suid != u || c->fsuid != u)
+		return pr_err("pid %u: its uids %u/%u/%u/%u are not the job owner's %u: refused", pid, c->uid,
+			      c->euid, c->suid, c->fsuid, u),
+		       -EPERM;
+	if (c->gid != g || c->egid != g || c->sgid != g || c->fsgid != g)
+		return pr_err("pid %u: its gids %u/%u/%u/%u are not the job owner's %u: refused", pid, c->gid,
+			      c->egid, c->sgid, c->fsgid, g),
+		       -EPERM;
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (!group_allowed(o, c->groups[i]))
+			return pr_err("pid %u: group %u is not one of the job owner's: refused", pid,
+				      c->groups[i]),
+			       -EPERM;
+	if (u != 0 && (c->cap_eff || c->cap_prm || c->cap_inh || (c->has_cap_amb && c->cap_amb)))
+		return pr_err("pid %u: holds capabilities its owner %u has not: refused", pid, u), -EPERM;
+	return 0;
+}
+
+static int check_saved_owner(const struct rst_tree *t)
+{
+	for (size_t i = 0; t->opts->check_owner && i < t->n_saved; i++)
+		if (t->saved[i].uid != t->opts->owner_uid)
+			return pr_err("saved file '%s' belongs to uid %u, not to the job owner %u: refused",
+				      t->saved[i].path, t->saved[i].uid, t->opts->owner_uid),
+			       -EPERM;
+	return 0;
+}
+
 static int load_core(struct rst_tree *t, struct rst_task *task)
 {
 	char name[64], why[256] = "";
@@ -137,7 +185,7 @@ static int load_core(struct rst_tree *t, struct rst_task *task)
 			return pr_err("'%s': bad signal number %u", name, c->sigactions[i]->sig), -EBADMSG;
 	if (!c->cwd || !c->root || c->cwd[0] != '/' || c->root[0] != '/')
 		return pr_err("'%s': bad cwd or root", name), -EBADMSG;
-	return 0;
+	return check_creds_owner(t, task->pe->pid, c->creds);
 }
 
 static int file_size_matches(const char *what, uint32_t pid, const char *path, uint64_t size, bool reg)
@@ -189,14 +237,14 @@ static int check_vmas(uint32_t pid, const char *name, const MmEntry *mm)
 			return pr_err("'%s': bad mapping %#" PRIx64 "-%#" PRIx64, name, v->start, v->end),
 			       -EBADMSG;
 		prev_end = v->end;
+		if (v->has_shmem_id)
+			continue; /* from an object of shmem.img: rst_shmem_load() */
 		if (v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) {
 			if (!v->path || v->path[0] != '/')
 				return pr_err("'%s': file mapping without a path", name), -EBADMSG;
 			r = file_size_matches("mapped file", pid, v->path, v->file_size, true);
 			if (r < 0)
 				return r;
-		} else if (v->kind == VMA_KIND__VMA_ANON_SHARED) {
-			return pr_err("'%s': shared anonymous memory is not supported yet", name), -ENOTSUP;
 		}
 	}
 	if (mm->has_vdso_sum && mm->vdso_sum.len == sizeof(sum)) {
@@ -230,6 +278,27 @@ static int load_mm(struct rst_tree *t, struct rst_task *task)
 	return check_vmas(task->pe->pid, name, task->mm);
 }
 
+int rst_inherited_file(const struct rst_tree *t, const FdEntry *e)
+{
+	if (e->kind != FD_KIND__FD_REG || !e->path)
+		return -1;
+	for (size_t i = 0; i < t->opts->n_inherit_fds; i++) {
+		const char *k = t->opts->inherit_fds[i].key;
+
+		if (!strncmp(k, "file:", 5) && !strcmp(k + 5, e->path))
+			return (int)i;
+	}
+	return -1;
+}
+
+static bool is_saved(const struct rst_tree *t, const char *path)
+{
+	for (size_t i = 0; i < t->n_saved; i++)
+		if (!strcmp(t->saved[i].path, path))
+			return true;
+	return false;
+}
+
 static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 {
 	if (e->fd > (1u << 20))
@@ -238,6 +307,11 @@ static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 	case FD_KIND__FD_REG:
 		if (!e->path || !e->has_size || !e->has_pos)
 			return pr_err("pid %u: fd %u: incomplete record", pid, e->fd), -EBADMSG;
+		if (e->has_shmem_id)
+			return 0; /* deleted, saved in shmem.img: rst_shmem_load() */
+		/* handed in, or put back as it was before the tree is built */
+		if (rst_inherited_file(t, e) >= 0 || is_saved(t, e->path))
+			return 0;
 		return file_size_matches("file", pid, e->path, e->size, true);
 	case FD_KIND__FD_DIR:
 	case FD_KIND__FD_CHR:
@@ -569,6 +643,12 @@ int rst_load(struct rst_tree *t, int dirfd)
 	r = load_unix(t);
 	if (r < 0)
 		return r;
+	r = savedfiles_load(dirfd, &t->saved, &t->n_saved);
+	if (r < 0)
+		return r;
+	r = check_saved_owner(t);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < t->n_tasks; i++) {
 		struct rst_task *task = &t->tasks[i];
 
@@ -587,6 +667,14 @@ int rst_load(struct rst_tree *t, int dirfd)
 		if (!task->host_tids)
 			return -ENOMEM;
 	}
+	r = rst_shmem_load(t);
+	if (r < 0)
+		return r;
+	r = procattr_validate(t);
+	if (r == 0)
+		r = seccomp_validate(t);
+	if (r < 0)
+		return r;
 	return place_pipes(t);
 }
 
@@ -618,6 +706,8 @@ void rst_free(struct rst_tree *t)
 		protobuf_c_message_free_unpacked(&t->unix_pairs[i].ue->base, NULL);
 	free(t->unix_pairs);
 	free(t->files);
+	rst_shmem_free(t);
+	savedfiles_free(t->saved, t->n_saved);
 	free(t->pstree);
 	free(t->tasks);
 	if (t->inv)

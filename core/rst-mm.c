@@ -4,8 +4,10 @@
  * the dumped one, by syscalls injected through a two-page trampoline (a syscall instruction,
  * then a data page) placed where neither address space has anything:
  *   map the trampoline; move [vdso]/[vvar]/[vvar_vclock] beside it; unmap everything else;
- *   move the vdso pair to its dumped address; map every mapping; write the pages with
- *   process_vm_writev; set protections, madvise flags, and the mm fields (PR_SET_MM_MAP).
+ *   move the vdso pair to its dumped address; map every mapping (files by path; shared
+ *   memory, memfds and deleted files from the fds of rst-shmem.c, which are then closed);
+ *   write the pages with process_vm_writev; set protections, madvise flags, and the mm
+ *   fields (PR_SET_MM_MAP).
  * The trampoline goes last, when the registers are set (rst_mm_drop_tramp).
  */
 #include <fcntl.h>
@@ -281,13 +283,20 @@ static int cache_open(struct rst_inject *in, struct file_cache *fc, const char *
 	return 0;
 }
 
-static int map_one(struct rst_inject *in, const struct rst_task *task, const VmaEntry *v,
-		   struct file_cache *fc)
+static int map_one(struct rst_inject *in, const struct rst_tree *t, const struct rst_task *task,
+		   const VmaEntry *v, struct file_cache *fc)
 {
 	uint32_t flags = v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN);
 	long fd = -1;
 	int r;
 
+	if (v->has_shmem_id) {
+		r = rst_shmem_map(in, t, v, map_prot(task, v));
+		if (r < 0)
+			pr_err("pid %u: could not map %#" PRIx64 "-%#" PRIx64 " from its shared object",
+			       task->pe->pid, v->start, v->end);
+		return r;
+	}
 	if (v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) {
 		bool rw = v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE);
 
@@ -307,7 +316,7 @@ static int map_one(struct rst_inject *in, const struct rst_task *task, const Vma
 	return r;
 }
 
-static int map_all(struct rst_inject *in, const struct rst_task *task)
+static int map_all(struct rst_inject *in, const struct rst_tree *t, const struct rst_task *task)
 {
 	struct file_cache fc = {};
 	int r = 0;
@@ -317,8 +326,10 @@ static int map_all(struct rst_inject *in, const struct rst_task *task)
 
 		if (is_special(v->kind) || v->kind == VMA_KIND__VMA_VSYSCALL)
 			continue;
-		r = map_one(in, task, v, &fc);
+		r = map_one(in, t, task, v, &fc);
 	}
+	if (r == 0)
+		r = rst_shmem_close_in_task(in, t);
 	return cache_close(in, &fc) ?: r;
 }
 
@@ -450,7 +461,7 @@ int rst_mm_rebuild(struct rst_tree *t, struct rst_task *task, struct rst_inject 
 	if (r == 0)
 		r = place_specials(in, task->mm, addr + tramp_len);
 	if (r == 0)
-		r = map_all(in, task);
+		r = map_all(in, t, task);
 	if (r == 0)
 		r = fill_pages(task, in->tid);
 	pr_debug("pid %u: %zu mappings and their pages in place", task->pe->pid, task->mm->n_vmas);

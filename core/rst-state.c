@@ -16,7 +16,9 @@
 #include "infect.h"
 #include "log.h"
 #include "proc.h"
+#include "procattr.h"
 #include "rst.h"
+#include "seccomp.h"
 #include "seize.h"
 #include "syscalls.h"
 
@@ -126,9 +128,6 @@ static int restore_process(struct rst_tree *t, struct rst_task *task, struct rst
 		r = restore_posix_timers(in, c);
 	if (r == 0 && pe->pgid != pe->pid && pe->sid != pe->pid && rst_task_index(t, pe->pgid) >= 0)
 		r = rst_syscall_ok(in, "setpgid", __NR_setpgid, 0, pe->pgid, 0, 0, 0, 0, NULL);
-	if (r == 0 && c->has_pdeath_sig && c->pdeath_sig)
-		r = rst_syscall_ok(in, "PR_SET_PDEATHSIG", __NR_prctl, PR_SET_PDEATHSIG,
-				   (uint64_t)c->pdeath_sig, 0, 0, 0, 0, NULL);
 	if (r == 0 && c->has_child_subreaper && c->child_subreaper)
 		r = rst_syscall_ok(in, "PR_SET_CHILD_SUBREAPER", __NR_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0,
 				   0, 0, NULL);
@@ -351,14 +350,24 @@ int rst_state_restore(struct rst_tree *t, struct rst_task *task, struct rst_inje
 		r = i ? thread_inject(&th, in, task->host_tids[i]) : 0;
 		if (r == 0)
 			r = restore_thread(i ? &th : in, c->threads[i], task->pe);
+		if (r == 0)
+			r = procattr_restore_thread(i ? &th : in, c->threads[i]);
 	}
 	if (r == 0)
 		r = restore_shared_pending(in, c, task->pe);
+	if (r == 0)
+		r = procattr_restore_oom(task);
+	if (r == 0)
+		r = seccomp_restore(in, task);
 	for (size_t i = 0; i < c->n_threads && r == 0; i++) {
 		r = i ? thread_inject(&th, in, task->host_tids[i]) : 0;
 		if (r == 0)
 			r = restore_creds(i ? &th : in, c->creds);
 	}
+	/* Cleared by any change of the euid, egid, fsuid or fsgid (PR_SET_PDEATHSIG, prctl(2)). */
+	if (r == 0 && c->has_pdeath_sig && c->pdeath_sig)
+		r = rst_syscall_ok(in, "PR_SET_PDEATHSIG", __NR_prctl, PR_SET_PDEATHSIG,
+				   (uint64_t)c->pdeath_sig, 0, 0, 0, 0, NULL);
 	if (r == 0 && c->has_dumpable && (c->dumpable == 0 || c->dumpable == 1))
 		r = rst_syscall_ok(in, "PR_SET_DUMPABLE", __NR_prctl, PR_SET_DUMPABLE, (uint64_t)c->dumpable,
 				   0, 0, 0, 0, NULL);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "log.h"
+#include "pidns.h"
 #include "rst.h"
 #include "syscalls.h"
 
@@ -76,10 +77,12 @@ static int close_others(int base, const int *keep, size_t n_keep)
 	return 0;
 }
 
-/* A file, directory or device, opened with the flags and offset it had. */
-static int open_plain(uint32_t pid, const FdEntry *e)
+/* A file, directory or device, opened with the flags and offset it had, or handed in (src). */
+static int open_plain(uint32_t pid, const FdEntry *e, int src)
 {
-	int fd = open(e->path, (int)(e->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
+	int fd = src >= 0 ? fcntl(src, F_DUPFD_CLOEXEC, 0)
+			  : open(e->path,
+				 (int)(e->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
 
 	if (fd < 0)
 		return pr_perror("pid %u: fd %u: opening '%s'", pid, e->fd, e->path);
@@ -130,7 +133,9 @@ static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, con
 			return pr_perror("pid %u: fd %u: sharing '%s'", pid, e->fd, e->path);
 		return fd;
 	}
-	return open_plain(pid, e);
+	if (e->has_shmem_id)
+		return rst_shmem_open_fd(t, pid, e);
+	return open_plain(pid, e, rst_inherited_file(t, e) >= 0 ? inh[rst_inherited_file(t, e)] : -1);
 }
 
 static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, const int *inh, int tty)
@@ -158,9 +163,9 @@ static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, co
 static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 {
 	size_t n_inh = t->opts->n_inherit_fds;
-	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes + 2 * t->n_unix + t->n_files],
+	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes + 2 * t->n_unix + t->n_files + t->n_shmem],
 	    inh[n_inh + 1], sync_fd, tty = -1, r;
-	size_t n_keep = 0;
+	size_t n_keep = 0, n_close;
 
 	sync_fd = fcntl(t->sync_fd[1], F_DUPFD_CLOEXEC, base);
 	if (sync_fd < 0)
@@ -192,6 +197,9 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 	for (size_t i = 0; i < t->n_files; i++)
 		if (t->files[i].fd >= 0)
 			keep[n_keep++] = t->files[i].fd;
+	/* Shared memory objects stay until the task's mappings are made: rst_shmem_close_in_task. */
+	n_close = n_keep;
+	n_keep += rst_shmem_fds(t, keep + n_keep);
 	r = close_others(base, keep, n_keep);
 	if (r < 0)
 		return r;
@@ -200,7 +208,7 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 		if (r < 0)
 			return r;
 	}
-	for (size_t i = 1; i < n_keep; i++)
+	for (size_t i = 1; i < n_close; i++)
 		close(keep[i]);
 	return sync_fd;
 }
@@ -335,11 +343,15 @@ static int create_files(struct rst_tree *t, size_t idx)
 {
 	for (size_t i = 0; i < t->n_files; i++) {
 		struct rst_file *f = &t->files[i];
-		int fd;
+		int fd, in;
 
 		if (f->creator != (int)idx || f->holders < 2)
 			continue;
-		fd = open_plain(t->tasks[idx].pe->pid, f->fe);
+		/* the caller's fds are all still open here: restore_fds has not run yet */
+		in = rst_inherited_file(t, f->fe);
+		fd = f->fe->has_shmem_id ? rst_shmem_open_fd(t, t->tasks[idx].pe->pid, f->fe)
+					 : open_plain(t->tasks[idx].pe->pid, f->fe,
+						      in >= 0 ? t->opts->inherit_fds[in].fd : -1);
 		if (fd < 0)
 			return fd;
 		f->fd = fcntl(fd, F_DUPFD_CLOEXEC, t->pipe_fd_base);
@@ -507,7 +519,9 @@ int rst_init_main(struct rst_tree *t)
 
 	init_root = (pid_t)t->tasks[0].pe->pid;
 	init_signals();
-	r = rst_fork_task(t, 0);
+	r = t->opts->mount_proc ? pidns_mount_proc() : 0;
+	if (r == 0)
+		r = rst_fork_task(t, 0);
 	if (r < 0) {
 		send_msg(t, t->sync_fd[1], t->tasks[0].pe->pid, r, -1);
 		return 1;

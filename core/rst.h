@@ -11,6 +11,8 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
+#include "shmem.pb-c.h"
+#include "savedfiles.h"
 
 struct rst_task {
 	PstreeEntry *pe;
@@ -69,6 +71,10 @@ struct rst_tree {
 	size_t n_unix;
 	struct rst_file *files;
 	size_t n_files;
+	struct rst_shmem *shmem; /* shmem.img: rst-shmem.c */
+	size_t n_shmem;
+	struct saved_file *saved; /* savedfiles.img: put back before the tree is built */
+	size_t n_saved;
 };
 
 /* rst-images.c: load everything and check it before any process is created. */
@@ -80,6 +86,29 @@ struct rst_pipe *rst_find_pipe(const struct rst_tree *t, uint64_t id);
 struct rst_unix *rst_find_unix(const struct rst_tree *t, uint64_t id, int *ret_end);
 /* The shared open file of fd e, or NULL when e is its only fd. */
 struct rst_file *rst_shared_file(const struct rst_tree *t, const FdEntry *e);
+/* The caller's fd handed in for a regular file with key "file:PATH", as an index of opts->inherit_fds, or -1.
+ */
+int rst_inherited_file(const struct rst_tree *t, const FdEntry *e);
+
+/*
+ * rst-shmem.c: shared memory objects and deleted files. _load (from rst_load) reads and
+ * checks shmem.img and every reference to it; _create makes each object once, in the
+ * restorer, before the tree; _fds lists their fds for a task to keep; _finish (ok or not)
+ * adds the last seals, removes the segments to remove, closes ours.
+ */
+struct rst_shmem;
+struct rst_inject;
+int rst_shmem_load(struct rst_tree *t);
+int rst_shmem_create(struct rst_tree *t);
+size_t rst_shmem_fds(const struct rst_tree *t, int *keep);
+/* A new open file of deleted file or memfd fd e, with its flags and offset. */
+int rst_shmem_open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e);
+/* Map v from its object (mmap, or shmat for a System V segment) by injection. */
+int rst_shmem_map(struct rst_inject *in, const struct rst_tree *t, const VmaEntry *v, uint32_t prot);
+/* Close the object fds the task inherited, once its mappings are in place. */
+int rst_shmem_close_in_task(struct rst_inject *in, const struct rst_tree *t);
+int rst_shmem_finish(struct rst_tree *t, bool ok);
+void rst_shmem_free(struct rst_tree *t);
 
 /* rst-task.c: the forked side. Creates task idx (and, recursively, its children). */
 int rst_fork_task(struct rst_tree *t, size_t idx);

@@ -5,6 +5,7 @@
  * and a failed dump can detach and leave it exactly as it was.
  */
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include "freezer.h"
 #include "proc.h"
 #include "seize.h"
+#include "syscalls.h"
 
 #define PF_KTHREAD 0x00200000
 
@@ -199,6 +201,45 @@ static int check_zombie(struct task *task)
 	return 1;
 }
 
+/*
+ * A process sharing its address space with another one: a vfork(2) child that has not
+ * called exec yet, or a clone with CLONE_VM. The vfork parent sleeps until then in a
+ * killable wait that PTRACE_INTERRUPT does not end, so it could never be stopped: refused,
+ * naming both pids, before either is seized (kcmp(2) KCMP_VM).
+ */
+static int check_shared_vm(const struct task *task)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+	struct proc_stat st;
+	size_t n;
+	int r;
+
+	if (!task->parent && proc_parse_stat(task->pid, &st) == 0 && st.ppid > 1 &&
+	    sys_kcmp(task->pid, st.ppid, KCMP_VM, 0, 0) == 0)
+		return pr_err("pid %d: shares the address space of its parent %d (a vfork() child that has "
+			      "not called exec yet, or CLONE_VM): not supported",
+			      task->pid, st.ppid),
+		       -ENOTSUP;
+	r = proc_list_tasks(task->pid, &tids, &n);
+	if (r < 0)
+		return 0; /* the seize that follows tells */
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ pid_t *kids = NULL;
+		size_t nk;
+
+		if (proc_list_children(task->pid, tids[i], &kids, &nk) < 0)
+			continue;
+		for (size_t k = 0; k < nk; k++)
+			if (sys_kcmp(task->pid, kids[k], KCMP_VM, 0, 0) == 0)
+				return pr_err("pid %d: vfork() in progress: its child %d shares its "
+					      "address space until it calls exec or exits (or was cloned "
+					      "with CLONE_VM): not supported",
+					      task->pid, kids[k]),
+				       -ENOTSUP;
+	}
+	return 0;
+}
+
 static int seize_pass(struct pstree *t)
 {
 	int changes = 0;
@@ -216,6 +257,9 @@ static int seize_pass(struct pstree *t)
 			if (r > 0)
 				continue;
 		}
+		r = task->nr_threads ? 0 : check_shared_vm(task);
+		if (r < 0)
+			return r;
 		r = seize_threads(task, t->defer_traps);
 
 		if (r < 0)
@@ -303,6 +347,31 @@ static void release_thread(const struct task *task, const struct thread *th, enu
 		pr_warn("pid %d: detaching thread %d: %s", task->pid, th->tid, strerror(errno));
 }
 
+/*
+ * A SIGSTOP sent just before the detach takes effect a moment later: wait (a second at most)
+ * until every thread shows it, so that a tree left stopped is stopped when the dump returns.
+ */
+static void wait_stopped(const struct pstree *t)
+{
+	for (int round = 0; round < 200; round++) {
+		bool all = true;
+
+		for (size_t i = 0; i < t->nr_tasks && all; i++) {
+			struct proc_stat st;
+
+			if (t->tasks[i]->zombie)
+				continue;
+			if (proc_parse_stat(t->tasks[i]->pid, &st) == 0 && st.state != 'T' &&
+			    st.state != 'Z' && st.state != 'X')
+				all = false;
+		}
+		if (all)
+			return;
+		usleep(5000);
+	}
+	pr_warn("some tasks of the tree did not stop within a second");
+}
+
 void seize_release(struct pstree *t, enum release_mode mode)
 {
 	for (size_t i = 0; i < t->nr_tasks; i++) {
@@ -319,6 +388,8 @@ void seize_release(struct pstree *t, enum release_mode mode)
 		for (size_t k = 0; k < task->nr_threads; k++)
 			release_thread(task, &task->threads[k], mode);
 	}
+	if (mode == RELEASE_STOP)
+		wait_stopped(t);
 	/*
 	 * Collect the exits of the killed threads we trace (their parents reap the processes).
 	 * A traced group leader reports only after its other threads: wait for those first.

@@ -65,4 +65,20 @@ static inline ssize_t sys_process_vm_writev(pid_t pid, const struct iovec *l, un
 	return sys_ret(syscall(__NR_process_vm_writev, pid, l, nl, r, nr, 0UL));
 }
 
+/* struct sched_attr of sched_setattr(2), SCHED_ATTR_SIZE_VER0 (48 bytes) plus the util clamps. */
+struct ckpt_sched_attr {
+	uint32_t size;
+	uint32_t sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+	uint32_t sched_util_min, sched_util_max;
+};
+
+static inline int sys_sched_getattr(pid_t tid, struct ckpt_sched_attr *attr)
+{
+	return (int)sys_ret(syscall(__NR_sched_getattr, tid, attr, sizeof(*attr), 0U));
+}
+
 #endif

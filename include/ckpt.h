@@ -53,6 +53,14 @@ struct ckpt_dump_opts {
 	 * process instead may catch a thread while it runs a syscall for us.
 	 */
 	const volatile int *cancel;
+	/*
+	 * NULL-terminated list of paths: a regular file open in the tree whose path equals an
+	 * entry, or starts with an entry that ends in '/', is saved with the image (its content
+	 * up to its size, read while the tree is frozen) and put back at restore, created or
+	 * cut to that size, before the tree is rebuilt. For a job's output files and node-local
+	 * scratch files.
+	 */
+	const char *const *save_paths;
 };
 
 struct ckpt_dump_stats {
@@ -73,8 +81,27 @@ struct ckpt_restore_opts {
 	bool no_pidns;	     /* restore into the caller's PID namespace */
 	bool shell_job;	     /* give the tree the caller's terminal and session */
 	const char *pidfile; /* written with the host pid of the restored root */
+	/*
+	 * Keys are those `ckpt show` prints for external objects ("pipe:[1234]", "/dev/pts/3"),
+	 * or "file:PATH" for a regular file open in the tree at PATH: the fd given replaces it
+	 * (it is set to the recorded offset), e.g. a file whose path differs on this node.
+	 */
 	const struct ckpt_inherit_fd *inherit_fds;
 	size_t n_inherit_fds;
+	/*
+	 * With check_owner, refuse images whose tasks' credentials are not exactly owner_uid
+	 * and owner_gid (real, effective, saved, fs), whose supplementary groups are not
+	 * among owner_groups (and owner_gid), or that hold any capability in their effective,
+	 * permitted, inheritable or ambient sets while owner_uid is not 0: a restore run with
+	 * privilege never gives a job more than its owner had.
+	 */
+	bool check_owner;
+	uid_t owner_uid;
+	gid_t owner_gid;
+	const gid_t *owner_groups;
+	size_t n_owner_groups;
+	/* With a new PID namespace: also a new mount namespace where /proc shows that one. */
+	bool mount_proc;
 };
 
 /*

@@ -51,8 +51,17 @@ CASES = [
     Case("orphan", "orphan"),
     Case("zombie", "zombie"),
     Case("socketpair", "socketpair"),
+    Case("sched_attrs", "sched_attrs"),
+    Case("seccomp", "seccomp"),
     Case("hello_static", "hello_static"),
     Case("hello_dynamic", "hello_dynamic"),
+    Case("shm_anon", "shm_anon"),
+    Case("shm_memfd", "shm_memfd"),
+    # the object stays in /dev/shm and is removed by the verification: verified once only
+    Case("shm_posix", "shm_posix", modes=("plain", "leave-running", "detached")),
+    Case("shm_sysv", "shm_sysv"),
+    Case("shm_file", "shm_file", ("{workdir}",)),
+    Case("deleted_file", "deleted_file", ("{workdir}",)),
 ]
 
 PARAMS = [pytest.param(case, mode, id="%s-%s" % (case.id, mode))

@@ -17,6 +17,7 @@ TIMEOUT = 60
 JOBS = {
     "bash-pipeline": ["/bin/bash", str(HERE / "pipeline.sh")],
     "python3": ["/usr/bin/python3", str(HERE / "compute.py")],
+    "python3-mp-pool": ["/usr/bin/python3", str(HERE / "mp_pool.py")],
     "gzip": ["/bin/bash", str(HERE / "gzip.sh")],
     "make-j2": ["/bin/bash", str(HERE / "make.sh")],
     "openmp-4-threads": ["/bin/bash", str(HERE / "openmp.sh")],

@@ -49,6 +49,8 @@ struct cli_main {
 struct cli_dump {
 	struct cli_global g;
 	struct ckpt_dump_opts opts;
+	const char **save_paths; /* owned, NULL-terminated; opts.save_paths points here */
+	size_t n_save_paths;
 };
 
 struct cli_restore {

@@ -18,6 +18,9 @@ enum {
 	OPT_NO_PIDNS,
 	OPT_INHERIT_FD,
 	OPT_SERVICE,
+	OPT_SAVE_PATH,
+	OPT_MOUNT_PROC,
+	OPT_OWNER,
 };
 
 #define COMMON_SHORT ":hv::o:"
@@ -241,6 +244,7 @@ static const struct option dump_longopts[] = {
 	{"leave-stopped", no_argument, NULL, 's'},
 	{"shell-job", no_argument, NULL, 'j'},
 	{"freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP},
+	{"save-path", required_argument, NULL, OPT_SAVE_PATH},
 	{},
 };
 
@@ -258,9 +262,28 @@ static const struct verb_spec dump_spec = {
 		"  -s, --leave-stopped     leave the tree stopped (SIGSTOP) after the dump\n"
 		"  -j, --shell-job         the tree's session and terminal belong to the caller\n"
 		"      --freeze-cgroup PATH\n"
-		"                          freeze this cgroup (v1 freezer or v2) during the dump\n",
+		"                          freeze this cgroup (v1 freezer or v2) during the dump\n"
+		"      --save-path PATH    save the regular files the tree has open at PATH (or\n"
+		"                          under it, when PATH ends in /) with the image; restore\n"
+		"                          puts them back as they were (repeatable)\n",
 	.max_args = 0,
 };
+
+static int add_save_path(struct cli_dump *d, const char *arg)
+{
+	const char **v;
+
+	if (arg[0] != '/')
+		return usage_error("dump", false, "--save-path '%s': not an absolute path", arg);
+	v = reallocarray(d->save_paths, d->n_save_paths + 2, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[d->n_save_paths++] = arg;
+	v[d->n_save_paths] = NULL;
+	d->save_paths = v;
+	d->opts.save_paths = v;
+	return 0;
+}
 
 static int dump_opt(int c, const char *arg, void *p)
 {
@@ -284,6 +307,8 @@ static int dump_opt(int c, const char *arg, void *p)
 	case OPT_FREEZE_CGROUP:
 		d->opts.freeze_cgroup = arg;
 		return nonempty("dump", "--freeze-cgroup", arg);
+	case OPT_SAVE_PATH:
+		return add_save_path(d, arg);
 	}
 	return -EINVAL;
 }
@@ -310,6 +335,8 @@ static const struct option restore_longopts[] = {
 	{"restore-detached", no_argument, NULL, 'd'},
 	{"pidfile", required_argument, NULL, OPT_PIDFILE},
 	{"no-pidns", no_argument, NULL, OPT_NO_PIDNS},
+	{"mount-proc", no_argument, NULL, OPT_MOUNT_PROC},
+	{"owner", required_argument, NULL, OPT_OWNER},
 	{"shell-job", no_argument, NULL, 'j'},
 	{"inherit-fd", required_argument, NULL, OPT_INHERIT_FD},
 	{},
@@ -327,10 +354,15 @@ static const struct verb_spec restore_spec = {
 		"  -d, --restore-detached  return once the tree runs\n"
 		"      --pidfile FILE      write the host pid of the restored root to FILE\n"
 		"      --no-pidns          restore into this PID namespace (pids must be free)\n"
+		"      --mount-proc        also a new mount namespace whose /proc shows the new PID\n"
+		"                          namespace\n"
+		"      --owner UID:GID     refuse images whose tasks are not exactly UID:GID (no other\n"
+		"                          groups) or hold capabilities UID has not\n"
 		"  -j, --shell-job         give the tree this terminal and session\n"
 		"      --inherit-fd fd[N]:KEY\n"
 		"                          use this process's open fd N for the external object KEY\n"
-		"                          (as 'ckpt show' prints it, e.g. pipe:[1234]); repeatable\n",
+		"                          (as 'ckpt show' prints it, e.g. pipe:[1234], or\n"
+		"                          file:PATH for a regular file open at PATH); repeatable\n",
 	.max_args = 0,
 };
 
@@ -355,6 +387,24 @@ static int add_inherit_fd(struct cli_restore *r, const char *arg)
 	return 0;
 }
 
+static int parse_owner(const char *arg, struct ckpt_restore_opts *o)
+{
+	_cleanup_free_ char *u = strdup(arg);
+	char *g = u ? strchr(u, ':') : NULL;
+	uint32_t uid, gid;
+
+	if (!g)
+		return usage_error("restore", false, "--owner '%s': expected UID:GID", arg);
+	*g++ = '\0';
+	if (safe_atou32(u, &uid) < 0 || safe_atou32(g, &gid) < 0 || uid == (uint32_t)-1 ||
+	    gid == (uint32_t)-1)
+		return usage_error("restore", false, "--owner '%s': expected UID:GID", arg);
+	o->check_owner = true;
+	o->owner_uid = uid;
+	o->owner_gid = gid;
+	return 0;
+}
+
 static int restore_opt(int c, const char *arg, void *p)
 {
 	struct cli_restore *r = p;
@@ -372,6 +422,11 @@ static int restore_opt(int c, const char *arg, void *p)
 	case OPT_NO_PIDNS:
 		r->opts.no_pidns = true;
 		return 0;
+	case OPT_MOUNT_PROC:
+		r->opts.mount_proc = true;
+		return 0;
+	case OPT_OWNER:
+		return parse_owner(arg, &r->opts);
 	case 'j':
 		r->opts.shell_job = true;
 		return 0;
@@ -396,6 +451,8 @@ static int restore_service_check(const struct cli_restore *r)
 		return usage_error("restore", false, "--shell-job cannot go through --service");
 	if (r->opts.n_inherit_fds)
 		return usage_error("restore", false, "--inherit-fd cannot go through --service");
+	if (r->opts.mount_proc || r->opts.check_owner)
+		return usage_error("restore", false, "--mount-proc and --owner cannot go through --service");
 	return CLI_RUN;
 }
 

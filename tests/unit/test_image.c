@@ -11,6 +11,8 @@
 
 #include "inventory.pb-c.h"
 #include "pstree.pb-c.h"
+#include "savedfile.pb-c.h"
+#include "shmem.pb-c.h"
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
@@ -222,6 +224,52 @@ static ProtobufCMessage *sample_unix(unsigned int i)
 	return &e.base;
 }
 
+static ProtobufCMessage *sample_saved(unsigned int i)
+{
+	static SavedFileEntry e;
+	static uint8_t data[] = "line 1\nline 2\n";
+
+	saved_file_entry__init(&e);
+	e.path = "/shared/job.out";
+	e.size = 14;
+	e.mode = 0644;
+	e.uid = 1000 + i;
+	e.gid = 1000;
+	e.offset = 0;
+	e.has_data = true;
+	e.data.data = data;
+	e.data.len = i % 15;
+	return &e.base;
+}
+
+static ProtobufCMessage *sample_shmem(unsigned int i)
+{
+	static ShmemEntry e;
+
+	shmem_entry__init(&e);
+	e.id = 7 + i;
+	e.kind = SHMEM_KIND__SHM_MEMFD;
+	e.size = 8192;
+	e.name = "memfd:buf";
+	e.has_seals = true;
+	e.seals = i;
+	return &e.base;
+}
+
+static ProtobufCMessage *sample_shmdata(unsigned int i)
+{
+	static ShmemChunk e;
+	static uint8_t data[64];
+
+	shmem_chunk__init(&e);
+	e.id = 7;
+	e.offset = 4096ull * i;
+	memset(data, (int)i, sizeof(data));
+	e.data.data = data;
+	e.data.len = i % sizeof(data);
+	return &e.base;
+}
+
 /* Record 0 of a pagemap is its head. */
 static ProtobufCMessage *sample_pagemap(unsigned int i)
 {
@@ -263,6 +311,12 @@ static ProtobufCMessage *sample(enum img_kind kind, unsigned int i)
 		return sample_pipes(i);
 	case IMG_UNIX:
 		return sample_unix(i);
+	case IMG_SAVED:
+		return sample_saved(i);
+	case IMG_SHMEM:
+		return sample_shmem(i);
+	case IMG_SHMDATA:
+		return sample_shmdata(i);
 	default:
 		fail_msg("no sample for kind %d", kind);
 	}

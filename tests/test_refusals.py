@@ -1,0 +1,199 @@
+"""Objects the engine cannot restore are refused at dump time, by name, before the tree is
+touched: one test per kind. Each expects a non-zero exit, exactly one "Error:" line naming
+the pid, the fd (for fds) and the kind of object, and a program that still runs and whose
+object still works afterwards (it checks that itself on SIGTERM and prints PASS).
+
+The programs are a small Python script (OBJECT_PROG) that holds one object, following the
+protocol of tests/cr/crtest.h, and tests/cr/vfork_wait.c for a vfork() in progress.
+"""
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+import crlib
+from test_bad_input import expect_dump_fails
+
+OBJECT_PROG = r'''
+import ctypes, errno, fcntl, os, select, signal, socket, struct, sys
+
+kind, workdir = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGUSR1})
+
+
+def check(fd):
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "setting up " + kind)
+    return fd
+
+
+def sigset(*sigs):
+    buf = ctypes.create_string_buffer(128)
+    mask = 0
+    for s in sigs:
+        mask |= 1 << (s - 1)
+    struct.pack_into("Q", buf, 0, mask)
+    return buf
+
+
+def lock_kind(fd):
+    with open("/proc/self/fdinfo/%d" % fd) as f:
+        return [l.split()[2] for l in f if l.startswith("lock:")]
+
+
+keep = []
+if kind == "eventfd":
+    fd = os.eventfd(5)
+    verify = lambda: os.eventfd_read(fd) == 5
+elif kind == "epoll":
+    ep = select.epoll()
+    r, w = os.pipe()
+    ep.register(r, select.EPOLLIN)
+    os.write(w, b"x")
+    fd = ep.fileno()
+    verify = lambda: [e[0] for e in ep.poll(0)] == [r]
+elif kind == "signalfd":
+    fd = check(libc.signalfd(-1, sigset(signal.SIGUSR1), 0))
+    def verify():
+        os.kill(os.getpid(), signal.SIGUSR1)
+        return struct.unpack_from("I", os.read(fd, 128))[0] == signal.SIGUSR1
+elif kind == "timerfd":
+    fd = check(libc.timerfd_create(1, 0))  # CLOCK_MONOTONIC
+    its = struct.pack("qqqq", 0, 10000000, 0, 10000000)
+    check(libc.timerfd_settime(fd, 0, its, None))
+    verify = lambda: struct.unpack("Q", os.read(fd, 8))[0] >= 1
+elif kind == "inotify":
+    fd = check(libc.inotify_init1(0))
+    check(libc.inotify_add_watch(fd, workdir.encode(), 0x100))  # IN_CREATE
+    def verify():
+        open(os.path.join(workdir, "created"), "w").close()
+        return len(os.read(fd, 4096)) > 0
+elif kind == "io_uring":
+    params = ctypes.create_string_buffer(120)
+    fd = check(libc.syscall(425, 4, params))  # io_uring_setup
+    verify = lambda: os.readlink("/proc/self/fd/%d" % fd) == "anon_inode:[io_uring]"
+elif kind == "pidfd":
+    fd = os.pidfd_open(os.getpid())
+    verify = lambda: select.select([fd], [], [], 0)[0] == []
+elif kind == "userfaultfd":
+    fd = check(libc.syscall(323, os.O_CLOEXEC))  # userfaultfd
+    verify = lambda: os.readlink("/proc/self/fd/%d" % fd) == "anon_inode:[userfaultfd]"
+elif kind in ("flock", "posix", "ofd"):
+    f = open(os.path.join(workdir, "locked"), "w")
+    keep.append(f)
+    fd = f.fileno()
+    if kind == "flock":
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    elif kind == "posix":
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+    else:
+        fcntl.fcntl(fd, 37, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))  # F_OFD_SETLK
+    want = {"flock": "FLOCK", "posix": "POSIX", "ofd": "OFDLCK"}[kind]
+    verify = lambda: lock_kind(fd) == [want]
+elif kind == "tcp":
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    keep.append(s)
+    fd = s.fileno()
+    def verify():
+        c = socket.create_connection(s.getsockname())
+        a, _ = s.accept()
+        c.sendall(b"ok")
+        return a.recv(2) == b"ok"
+elif kind == "udp":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    keep.append(s)
+    fd = s.fileno()
+    def verify():
+        s.sendto(b"ok", s.getsockname())
+        return s.recv(2) == b"ok"
+elif kind == "netlink":
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
+    keep.append(s)
+    fd = s.fileno()
+    verify = lambda: s.fileno() == fd
+elif kind == "unix_listen":
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(os.path.join(workdir, "sock"))
+    s.listen()
+    keep.append(s)
+    fd = s.fileno()
+    def verify():
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(os.path.join(workdir, "sock"))
+        return s.accept()[0] is not None
+else:
+    raise SystemExit("unknown kind " + kind)
+
+os.write(1, b"FD %d\nREADY\n" % fd)
+signal.sigwait({signal.SIGTERM})
+ok = verify()
+os.write(1, b"PASS\n" if ok else b"FAIL: the object changed\n")
+sys.exit(0 if ok else 1)
+'''
+
+
+def start_object(cr, kind):
+    """Run OBJECT_PROG for kind; returns (Running, the fd it holds)."""
+    script = cr.tmp / "object_prog.py"
+    script.write_text(OBJECT_PROG)
+    workdir = cr.tmp / ("work-" + kind)
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = cr.tmp / ("%s.out" % kind)
+    with open(out, "wb") as fh:
+        p = cr.tracker.popen([sys.executable, str(script), kind, str(workdir)],
+                             stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                             cwd=workdir, start_new_session=True)
+    run = crlib.Running(cr, kind, p, out, workdir)
+    ready = lambda: "READY" in run.output().splitlines() or p.poll() is not None
+    assert crlib.wait_until(ready, crlib.TIMEOUT), "%s printed no READY\n%s" % (kind, run.output())
+    assert p.poll() is None, "%s exited %s before READY:\n%s" % (kind, p.returncode, run.output())
+    run.refresh_pids()
+    fd = int(re.search(r"^FD (\d+)$", run.output(), re.M).group(1))
+    return run, fd
+
+
+# kind, what the error must say after "pid N: fd F: "
+OBJECTS = [
+    ("eventfd", "eventfd: not supported"),
+    ("epoll", "epoll instance: not supported"),
+    ("signalfd", "signalfd: not supported"),
+    ("timerfd", "timerfd: not supported"),
+    ("inotify", "inotify instance: not supported"),
+    ("io_uring", "io_uring instance: not supported"),
+    ("pidfd", "pidfd: not supported"),
+    ("userfaultfd", "userfaultfd: not supported"),
+    ("flock", "holds a flock lock; --file-locks is not supported yet"),
+    ("posix", "holds a POSIX lock; --file-locks is not supported yet"),
+    ("ofd", "holds an OFD lock; --file-locks is not supported yet"),
+    ("tcp", re.compile(r"TCP socket listening on 127\.0\.0\.1:\d+: not supported")),
+    ("udp", re.compile(r"UDP socket bound to 127\.0\.0\.1:\d+: not supported")),
+    ("netlink", "netlink socket (protocol 0): not supported"),
+    ("unix_listen", re.compile(r"unix socket listening on '/\S+/sock': not supported")),
+]
+
+
+@pytest.mark.parametrize("kind,what", OBJECTS, ids=[o[0] for o in OBJECTS])
+def test_fd_refused(cr, kind, what):
+    run, fd = start_object(cr, kind)
+    img = cr.path("img")
+    prefix = "pid %d: fd %d: " % (run.pid, fd)
+    err = expect_dump_fails(cr, run, img, prefix, what).error_lines()[0]
+    assert prefix in err, err
+    # Nothing of a checkpoint was left behind.
+    assert not list(pathlib.Path(img).glob("*.img")), sorted(os.listdir(img))
+
+
+def test_vfork_refused(cr):
+    run = cr.start("vfork_wait")
+    kids = crlib.children(run.pid)
+    assert len(kids) == 1, kids
+    expect_dump_fails(cr, run, cr.path("img"),
+                      "pid %d: vfork() in progress: its child %d" % (run.pid, kids[0]),
+                      "not supported")
