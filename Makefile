@@ -53,7 +53,7 @@ $(B)/examples/%: examples/%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) -O2 -g -Wall -o $@ $<
 
-.PHONY: bench all test test-only unit unit-bins cr-progs check-aarch64 install format demo clean
+.PHONY: bench all test test-only unit unit-bins cr-progs check-aarch64 install format demo demo-local clean
 .SECONDARY:
 
 $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
@@ -145,7 +145,11 @@ install: all install-ckptd install-spank
 format:
 	clang-format -i $(CORE_SRCS) $(CLI_SRCS) $(wildcard core/*.h arch/*.h arch/*/*.h include/*.h)
 
+# The main demo: a two-node Slurm cluster, a job preempted on n1 and restored on n2.
 demo: all
+	$(Q)bash scripts/demo-slurm.sh
+
+demo-local: all
 	$(Q)bash scripts/demo.sh
 
 # Benchmarks are not tests: SIZE_MIB=, RUNS=, DIR=, CRIU= (see bench/run.sh).

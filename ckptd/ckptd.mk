@@ -6,18 +6,21 @@ CKPTD_O           := $(B)/ckptd-obj
 CKPTD_SRCS        := $(wildcard ckptd/*.c)
 CKPTD_DAEMON_OBJS := $(patsubst ckptd/%.c,$(CKPTD_O)/%.o,$(filter-out ckptd/client.c ckptd/tool.c,$(CKPTD_SRCS)))
 CKPTD_CLIENT_OBJS := $(CKPTD_O)/client.o
-CKPTD_LIBS        := $(shell $(PKG_CONFIG) --libs libcap) -lpthread
+# libslurm for the node watcher (no slurm.pc in Debian 12); the layout and policy libraries
+# take util and log from libckpt.a, so they come first.
+CKPTD_SLURM_LIBS  := $(B)/libckpt-layout.a $(B)/libckpt-policies.a
+CKPTD_LIBS        := $(shell $(PKG_CONFIG) --libs libcap) -lslurm -lpthread
 
 all: $(B)/ckptd $(B)/ckptd-client
 
 $(CKPTD_O)/%.o: ckptd/%.c $(PROTO_H)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(shell $(PKG_CONFIG) --cflags libcap) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) -Infs-layout -Ipolicies $(shell $(PKG_CONFIG) --cflags libcap) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/ckptd: $(CKPTD_DAEMON_OBJS) $(B)/libckpt.a
+$(B)/ckptd: $(CKPTD_DAEMON_OBJS) $(CKPTD_SLURM_LIBS) $(B)/libckpt.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CKPTD_DAEMON_OBJS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CKPTD_DAEMON_OBJS) $(CKPTD_SLURM_LIBS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_LIBS)
 
 # The client links libckpt.a for rpc.pb-c.o (LIB_OBJS holds every proto's object).
 $(B)/ckptd-client: $(CKPTD_O)/tool.o $(CKPTD_CLIENT_OBJS) $(B)/libckpt.a
@@ -26,11 +29,12 @@ $(B)/ckptd-client: $(CKPTD_O)/tool.o $(CKPTD_CLIENT_OBJS) $(B)/libckpt.a
 
 # Unit tests of ckptd's parts link the daemon's objects but main.
 CKPTD_UNIT_OBJS := $(filter-out $(CKPTD_O)/main.o,$(CKPTD_DAEMON_OBJS)) $(CKPTD_CLIENT_OBJS)
-$(B)/tests/unit/test_ckptd_%: tests/unit/test_ckptd_%.c $(CKPTD_UNIT_OBJS) $(B)/libckpt.a
+$(B)/tests/unit/test_ckptd_%: tests/unit/test_ckptd_%.c $(CKPTD_UNIT_OBJS) $(CKPTD_SLURM_LIBS) $(B)/libckpt.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) -Ickptd $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
-		$(CKPTD_UNIT_OBJS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	$(Q)$(CC) $(CPPFLAGS) -Ickptd -Infs-layout -Ipolicies $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
+		$(CKPTD_UNIT_OBJS) $(CKPTD_SLURM_LIBS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_LIBS) \
+		$(shell $(PKG_CONFIG) --libs cmocka)
 
 # ckpt --service (core/cli/service.c) calls the client. The root Makefile links build/ckpt,
 # and every unit test but ours (they link the CLI's objects too), as `... libckpt.a $(LDLIBS)`:
@@ -38,7 +42,7 @@ $(B)/tests/unit/test_ckptd_%: tests/unit/test_ckptd_%.c $(CKPTD_UNIT_OBJS) $(B)/
 CLI_CLIENT_USERS := $(B)/ckpt $(filter-out $(B)/tests/unit/test_ckptd_%,$(UNIT_BINS))
 $(CLI_CLIENT_USERS): $(CKPTD_CLIENT_OBJS)
 $(CLI_CLIENT_USERS): LDLIBS := $(CKPTD_CLIENT_OBJS) $(B)/libckpt.a $(LDLIBS)
-$(B)/core/cli/service.o: CPPFLAGS += -Ickptd
+$(B)/core/cli/service.o $(B)/core/cli/job.o: CPPFLAGS += -Ickptd
 
 format-ckptd:
 	clang-format -i ckptd/*.c ckptd/*.h

@@ -13,7 +13,7 @@
 
 #define CONFIG_MAX_LINE 4096
 
-enum key_type { KEY_STR, KEY_U32, KEY_MODE, KEY_LEVEL };
+enum key_type { KEY_STR, KEY_U32, KEY_MODE, KEY_LEVEL, KEY_BOOL };
 
 struct key_desc {
 	const char *name;
@@ -34,6 +34,18 @@ static const struct key_desc keys[] = {
 	{"service_user", KEY_STR, OFF(service_user), 0, 0, "account that may act on any job, as root (none)"},
 	{"log_level", KEY_LEVEL, OFF(log_level), 0, 0, "error, warn, info or debug (info)"},
 	{"pid_file", KEY_STR, OFF(pid_file), 0, 0, "written when daemonized (none)"},
+	{"images_root", KEY_STR, OFF(images_root), 0, 0,
+	 "Slurm jobs: root of the shared checkpoints (none: off)"},
+	{"node_name", KEY_STR, OFF(node_name), 0, 0, "this node's Slurm name (short host name)"},
+	{"slurm", KEY_BOOL, OFF(slurm), 0, 0, "watch registered jobs through slurmctld (yes)"},
+	{"watch_interval_ms", KEY_U32, OFF(watch_interval_ms), 100, 3600000, "how often, ms (1000)"},
+	{"maint_lead_s", KEY_U32, OFF(maint_lead_s), 0, 604800, "checkpoint before a maintenance (600)"},
+	{"walltime_lead_s", KEY_U32, OFF(walltime_lead_s), 0, 604800, "... before a time limit (0: never)"},
+	{"jitter_s", KEY_U32, OFF(jitter_s), 0, 86400, "spread periodic checkpoints (60)"},
+	{"max_dumps", KEY_U32, OFF(max_dumps), 1, 256, "Slurm checkpoints at once (1)"},
+	{"keep", KEY_U32, OFF(keep), 1, 1000, "checkpoints kept per job (2)"},
+	{"keep_on_completion", KEY_BOOL, OFF(keep_on_completion), 0, 0, "keep them after the job (no)"},
+	{"save_paths", KEY_STR, OFF(save_paths), 0, 0, "node-local paths saved with checkpoints (none)"},
 };
 
 size_t config_nr_keys(void)
@@ -90,6 +102,14 @@ static int set_key(struct ckptd_config *c, const struct key_desc *k, const char 
 			return -EINVAL;
 		}
 		*(uint32_t *)field = (uint32_t)v;
+		return 0;
+	case KEY_BOOL:
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			*(bool *)field = true;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			*(bool *)field = false;
+		else
+			return (*ret_why = "not yes or no"), -EINVAL;
 		return 0;
 	case KEY_LEVEL:
 		r = sink_parse_level(value);
@@ -224,6 +244,24 @@ static int resolve_service(struct ckptd_config *c)
 	return 0;
 }
 
+static int short_hostname(char **ret)
+{
+	char h[256] = "";
+	char *dot, *s;
+
+	if (gethostname(h, sizeof(h) - 1) < 0)
+		return pr_perror("gethostname");
+	dot = strchr(h, '.');
+	if (dot)
+		*dot = '\0';
+	s = strdup(h);
+	if (!s)
+		return -ENOMEM;
+	free(*ret);
+	*ret = s;
+	return 0;
+}
+
 static int set_defaults(struct ckptd_config *c)
 {
 	*c = (struct ckptd_config){
@@ -236,8 +274,18 @@ static int set_defaults(struct ckptd_config *c)
 		.service_user = strdup(""),
 		.log_level = CKPT_LOG_INFO,
 		.pid_file = strdup(""),
+		.images_root = strdup(""),
+		.node_name = strdup(""),
+		.slurm = true,
+		.watch_interval_ms = 1000,
+		.maint_lead_s = 600,
+		.jitter_s = 60,
+		.max_dumps = 1,
+		.keep = 2,
+		.save_paths = strdup(""),
 	};
-	if (!c->socket || !c->service_user || !c->pid_file)
+	if (!c->socket || !c->service_user || !c->pid_file || !c->images_root || !c->node_name ||
+	    !c->save_paths)
 		return -ENOMEM;
 	return 0;
 }
@@ -255,6 +303,10 @@ int config_load(const char *path, bool must_exist, const struct config_override 
 		r = apply_overrides(&c, ov, n_ov);
 	if (r == 0 && c.socket[0] != '/')
 		r = (pr_err("socket '%s' must be an absolute path", c.socket), -EINVAL);
+	if (r == 0 && c.images_root[0] && c.images_root[0] != '/')
+		r = (pr_err("images_root '%s' must be an absolute path", c.images_root), -EINVAL);
+	if (r == 0 && !c.node_name[0])
+		r = short_hostname(&c.node_name);
 	if (r == 0)
 		r = resolve_service(&c);
 	if (r < 0) {
@@ -270,5 +322,8 @@ void config_free(struct ckptd_config *c)
 	free(c->socket);
 	free(c->service_user);
 	free(c->pid_file);
-	c->socket = c->service_user = c->pid_file = NULL;
+	free(c->images_root);
+	free(c->node_name);
+	free(c->save_paths);
+	c->socket = c->service_user = c->pid_file = c->images_root = c->node_name = c->save_paths = NULL;
 }

@@ -21,6 +21,18 @@ struct ckptd_config {
 	gid_t service_gid;
 	int log_level;	/* CKPT_LOG_* */
 	char *pid_file; /* written when daemonized; "" for none */
+	/* Slurm jobs registered by spank_ckpt.so (sjobs.c, watcher.c) */
+	char *images_root;	    /* root of the shared checkpoint layout; "" turns them off */
+	char *node_name;	    /* this node's Slurm name; "" for the short host name */
+	bool slurm;		    /* watch the jobs through libslurm (off: tests without Slurm) */
+	uint32_t watch_interval_ms; /* how often the watcher asks slurmctld */
+	uint32_t maint_lead_s;	    /* checkpoint this long before a maintenance reservation */
+	uint32_t walltime_lead_s;   /* ... and before a job's time limit; 0: never */
+	uint32_t jitter_s;	    /* spread periodic checkpoints over this many seconds */
+	uint32_t max_dumps;	    /* Slurm checkpoints at once on this node */
+	uint32_t keep;		    /* committed checkpoints kept per job */
+	bool keep_on_completion;    /* keep them after the job completed */
+	char *save_paths;	    /* comma-separated node-local paths saved with each checkpoint */
 };
 
 /* A `--key value` of the command line, applied over the file. */

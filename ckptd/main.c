@@ -15,6 +15,8 @@
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
+#include "sjobs.h"
+#include "watcher.h"
 #include "sink.h"
 #include "workers.h"
 
@@ -154,6 +156,8 @@ static int reload(void)
 	server_set_max_clients(c->max_clients);
 	pool_configure(c->workers, c->queue_max, c->history);
 	rpc_set_config(c);
+	if (sjobs_configure(c) < 0)
+		pr_warn("Slurm jobs keep their former configuration");
 	config_free(cfg);
 	free(cfg);
 	cfg = c;
@@ -243,11 +247,20 @@ static int serve(int lfd)
 	r = pool_start(cfg->workers, cfg->queue_max, cfg->history, rpc_job_done);
 	if (r < 0)
 		return r;
+	r = sjobs_configure(cfg);
+	if (r == 0)
+		r = watcher_start(cfg);
+	if (r < 0) {
+		pool_stop();
+		return r;
+	}
 	pr_info("ckptd %s listening on '%s' with %u workers", CKPT_VERSION, cfg->socket, cfg->workers);
 	r = server_run(lfd, &hooks);
 	close(lfd);
 	unlink(cfg->socket);
+	watcher_stop();
 	pool_stop();
+	sjobs_shutdown();
 	return r;
 }
 

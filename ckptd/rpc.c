@@ -5,6 +5,7 @@
 #include "rpc.h"
 #include "rpc.pb-c.h"
 #include "server.h"
+#include "sjob-ckpt.h"
 
 static const struct ckptd_config *rpc_cfg;
 static uint64_t rpc_t0;
@@ -16,27 +17,29 @@ void rpc_set_config(const struct ckptd_config *cfg)
 		rpc_t0 = now_ns(CLOCK_MONOTONIC);
 }
 
-static bool privileged(const struct peer *p)
+bool rpc_privileged(const struct peer *p)
 {
 	return p->uid == 0 || (rpc_cfg->has_service && p->uid == rpc_cfg->service_uid);
 }
 
-static const char *type_name(int type)
+const char *rpc_type_name(int type)
 {
-	static const char *const names[] = {"?",      "version", "check",  "dump",    "restore",
-					    "status", "list",	 "cancel", "pre-dump"};
+	static const char *const names[] = {
+		"?",	  "version",  "check",	      "dump",	 "restore",	   "status",   "list",
+		"cancel", "pre-dump", "job-register", "job-end", "job-checkpoint", "job-list", "job-forget"};
 
 	return type > 0 && type < (int)ARRAY_SIZE(names) ? names[type] : "unknown";
 }
 
-static int send_resp(struct conn *c, RpcResponse *resp)
+int rpc_send(struct conn *c, RpcResponse *resp)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len = rpc_response__get_packed_size(resp);
 	int r;
 
 	if (len > CKPTD_MAX_RESPONSE)
-		return pr_err("answer of %zu bytes to a %s request is too large", len, type_name(resp->type)),
+		return pr_err("answer of %zu bytes to a %s request is too large", len,
+			      rpc_type_name(resp->type)),
 		       -EMSGSIZE;
 	buf = malloc(len ?: 1);
 	if (!buf)
@@ -50,31 +53,31 @@ static int send_resp(struct conn *c, RpcResponse *resp)
 }
 
 /* Answer an error; keep tells whether the client may go on. */
-static int reply_error(struct conn *c, int type, int err, const char *msg, bool keep)
+int rpc_reply_error(struct conn *c, int type, int err, const char *msg, bool keep)
 {
 	RpcResponse resp = RPC_RESPONSE__INIT;
 
-	resp.type = type > 0 && type <= RPC_REQ_TYPE__RPC_PRE_DUMP ? type : RPC_REQ_TYPE__RPC_VERSION;
+	resp.type = type > 0 && type <= RPC_REQ_TYPE__RPC_JOB_FORGET ? type : RPC_REQ_TYPE__RPC_VERSION;
 	resp.error = err;
 	resp.message = (char *)(msg ?: strerror(err));
-	if (send_resp(c, &resp) < 0 || !keep)
+	if (rpc_send(c, &resp) < 0 || !keep)
 		return RPC_CLOSE;
 	return RPC_KEEP;
 }
 
 /* A refusal: -r is EPERM or another errno; logged with who asked. */
-static int refuse(struct conn *c, int type, int r, char *why)
+int rpc_refuse(struct conn *c, int type, int r, char *why)
 {
 	const struct peer *p = conn_peer(c);
 	int ret;
 
 	if (r == -EPERM)
-		pr_warn("refused %s for uid %u (pid %d): %s", type_name(type), (unsigned int)p->uid,
+		pr_warn("refused %s for uid %u (pid %d): %s", rpc_type_name(type), (unsigned int)p->uid,
 			(int)p->pid, why ?: "not allowed");
 	else
-		pr_debug("%s for uid %u (pid %d): %s", type_name(type), (unsigned int)p->uid, (int)p->pid,
+		pr_debug("%s for uid %u (pid %d): %s", rpc_type_name(type), (unsigned int)p->uid, (int)p->pid,
 			 why ?: strerror(-r));
-	ret = reply_error(c, type, -r, why, true);
+	ret = rpc_reply_error(c, type, -r, why, true);
 	free(why);
 	return ret;
 }
@@ -88,7 +91,7 @@ static int on_version(struct conn *c)
 	v.protocol = CKPTD_PROTOCOL;
 	resp.type = RPC_REQ_TYPE__RPC_VERSION;
 	resp.version = &v;
-	return send_resp(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
+	return rpc_send(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
 }
 
 static int on_check(struct conn *c)
@@ -104,7 +107,7 @@ static int on_check(struct conn *c)
 	fv = calloc(n ?: 1, sizeof(*fv));
 	fp = calloc(n ?: 1, sizeof(*fp));
 	if (!fv || !fp)
-		return reply_error(c, RPC_REQ_TYPE__RPC_CHECK, ENOMEM, NULL, true);
+		return rpc_reply_error(c, RPC_REQ_TYPE__RPC_CHECK, ENOMEM, NULL, true);
 	for (size_t i = 0; i < n; i++) {
 		rpc_feature__init(&fv[i]);
 		fv[i].name = (char *)f[i].name;
@@ -119,7 +122,7 @@ static int on_check(struct conn *c)
 	resp.error = r < 0 ? -r : 0;
 	resp.message = r < 0 ? (char *)"a required kernel feature is missing" : NULL;
 	resp.check = &ck;
-	return send_resp(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
+	return rpc_send(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
 }
 
 static void fill_jobs(RpcJob *jv, RpcJob **jp, const struct job_info *v, size_t n)
@@ -154,14 +157,14 @@ static int on_jobs(struct conn *c, int type)
 	struct pool_counts k;
 	RpcJob *jv = NULL, **jp = NULL;
 	size_t n = 0;
-	int r = pool_snapshot(p, privileged(p), CKPTD_MAX_LISTED, &v, &n, &k);
+	int r = pool_snapshot(p, rpc_privileged(p), CKPTD_MAX_LISTED, &v, &n, &k);
 
 	if (r == 0) {
 		jv = calloc(n ?: 1, sizeof(*jv));
 		jp = calloc(n ?: 1, sizeof(*jp));
 	}
 	if (r < 0 || !jv || !jp) {
-		r = reply_error(c, type, ENOMEM, NULL, true);
+		r = rpc_reply_error(c, type, ENOMEM, NULL, true);
 		goto out;
 	}
 	fill_jobs(jv, jp, v, n);
@@ -189,7 +192,7 @@ static int on_jobs(struct conn *c, int type)
 		n /= 2;
 		st.n_jobs = ls.n_jobs = n;
 	}
-	r = send_resp(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
+	r = rpc_send(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
 out:
 	free(jv);
 	free(jp);
@@ -205,16 +208,16 @@ static int on_cancel(struct conn *c, const RpcRequest *req)
 	int r;
 
 	if (!req->cancel)
-		return reply_error(c, req->type, EINVAL, "cancel request without its cancel part", false);
-	r = pool_cancel(req->cancel->job_id, p, privileged(p), &why);
+		return rpc_reply_error(c, req->type, EINVAL, "cancel request without its cancel part", false);
+	r = pool_cancel(req->cancel->job_id, p, rpc_privileged(p), &why);
 	if (r < 0)
-		return refuse(c, req->type, r, why);
+		return rpc_refuse(c, req->type, r, why);
 	pr_info("job %" PRIu64 ": cancelled by uid %u (pid %d)", req->cancel->job_id, (unsigned int)p->uid,
 		(int)p->pid);
 	resp.type = req->type;
 	resp.has_job_id = true;
 	resp.job_id = req->cancel->job_id;
-	return send_resp(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
+	return rpc_send(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
 }
 
 static int queue_job(struct conn *c, struct job *job)
@@ -225,16 +228,16 @@ static int queue_job(struct conn *c, struct job *job)
 	int type = job->type, r;
 
 	job->conn = c;
-	job->privileged = privileged(p);
+	job->privileged = rpc_privileged(p);
 	job->owner_uid = rpc_cfg->has_service ? rpc_cfg->service_uid : 0;
 	job->owner_gid = rpc_cfg->has_service ? rpc_cfg->service_gid : 0;
 	r = pool_submit(job, &id, &why);
 	if (r < 0) {
 		job_free(job);
-		return refuse(c, type, r, why);
+		return rpc_refuse(c, type, r, why);
 	}
-	pr_info("job %" PRIu64 ": %s for uid %u (pid %d) queued", id, type_name(type), (unsigned int)p->uid,
-		(int)p->pid);
+	pr_info("job %" PRIu64 ": %s for uid %u (pid %d) queued", id, rpc_type_name(type),
+		(unsigned int)p->uid, (int)p->pid);
 	return RPC_PENDING;
 }
 
@@ -248,7 +251,7 @@ static int check_dir(struct conn *c, int type, const char *dir, int *ret)
 	int r = auth_check_path(dir, &why);
 
 	if (r < 0)
-		*ret = refuse(c, type, r, why);
+		*ret = rpc_refuse(c, type, r, why);
 	return r;
 }
 
@@ -261,28 +264,28 @@ static int on_dump(struct conn *c, const RpcRequest *req)
 	int r;
 
 	if (!d)
-		return reply_error(c, req->type, EINVAL, "dump request without its dump part", false);
+		return rpc_reply_error(c, req->type, EINVAL, "dump request without its dump part", false);
 	if (d->pid <= 0)
-		return reply_error(c, req->type, EINVAL, "pid must be positive", true);
+		return rpc_reply_error(c, req->type, EINVAL, "pid must be positive", true);
 	if (d->leave_running && d->leave_stopped)
-		return reply_error(c, req->type, EINVAL, "leave_running and leave_stopped exclude each other",
-				   true);
+		return rpc_reply_error(c, req->type, EINVAL,
+				       "leave_running and leave_stopped exclude each other", true);
 	if (check_dir(c, req->type, d->images_dir, &r) < 0)
 		return r;
-	if (d->freeze_cgroup && !privileged(p))
-		return refuse(c, req->type, -EPERM,
-			      strdup("freeze_cgroup is for root and the service account"));
+	if (d->freeze_cgroup && !rpc_privileged(p))
+		return rpc_refuse(c, req->type, -EPERM,
+				  strdup("freeze_cgroup is for root and the service account"));
 	/* The first of three checks (runner.c): refuse early, before the request waits in the queue. */
-	if (!privileged(p)) {
+	if (!rpc_privileged(p)) {
 		r = auth_dump_tree(p, d->pid, &why);
 		if (r < 0)
-			return refuse(c, req->type, r, why);
+			return rpc_refuse(c, req->type, r, why);
 	}
 	job = job_new(req->type, p);
 	if (!job || !(job->images_dir = strdup(d->images_dir)) ||
 	    (d->freeze_cgroup && !(job->freeze_cgroup = strdup(d->freeze_cgroup)))) {
 		job_free(job);
-		return reply_error(c, req->type, ENOMEM, NULL, true);
+		return rpc_reply_error(c, req->type, ENOMEM, NULL, true);
 	}
 	job->pid = d->pid;
 	job->leave_running = d->leave_running;
@@ -299,24 +302,26 @@ static int on_restore(struct conn *c, const RpcRequest *req)
 	int r;
 
 	if (!d)
-		return reply_error(c, req->type, EINVAL, "restore request without its restore part", false);
+		return rpc_reply_error(c, req->type, EINVAL, "restore request without its restore part",
+				       false);
 	if (check_dir(c, req->type, d->images_dir, &r) < 0 ||
 	    (d->pidfile && check_dir(c, req->type, d->pidfile, &r) < 0))
 		return r;
-	if (d->pidfile && !privileged(p))
-		return refuse(c, req->type, -EPERM, strdup("pidfile is for root and the service account"));
+	if (d->pidfile && !rpc_privileged(p))
+		return rpc_refuse(c, req->type, -EPERM,
+				  strdup("pidfile is for root and the service account"));
 	job = job_new(req->type, p);
 	if (!job || !(job->images_dir = strdup(d->images_dir)) ||
 	    (d->pidfile && !(job->pidfile = strdup(d->pidfile)))) {
 		job_free(job);
-		return reply_error(c, req->type, ENOMEM, NULL, true);
+		return rpc_reply_error(c, req->type, ENOMEM, NULL, true);
 	}
 	return queue_job(c, job);
 }
 
 static int dispatch(struct conn *c, const RpcRequest *req)
 {
-	pr_debug("%s request from uid %u (pid %d)", type_name(req->type), (unsigned int)conn_peer(c)->uid,
+	pr_debug("%s request from uid %u (pid %d)", rpc_type_name(req->type), (unsigned int)conn_peer(c)->uid,
 		 (int)conn_peer(c)->pid);
 	switch (req->type) {
 	case RPC_REQ_TYPE__RPC_VERSION:
@@ -333,9 +338,15 @@ static int dispatch(struct conn *c, const RpcRequest *req)
 	case RPC_REQ_TYPE__RPC_CANCEL:
 		return on_cancel(c, req);
 	case RPC_REQ_TYPE__RPC_PRE_DUMP:
-		return reply_error(c, req->type, EOPNOTSUPP, "pre-dump is not supported yet", true);
+		return rpc_reply_error(c, req->type, EOPNOTSUPP, "pre-dump is not supported yet", true);
+	case RPC_REQ_TYPE__RPC_JOB_REGISTER:
+	case RPC_REQ_TYPE__RPC_JOB_END:
+	case RPC_REQ_TYPE__RPC_JOB_CHECKPOINT:
+	case RPC_REQ_TYPE__RPC_JOB_LIST:
+	case RPC_REQ_TYPE__RPC_JOB_FORGET:
+		return rpc_sjob_dispatch(c, req);
 	default:
-		return reply_error(c, RPC_REQ_TYPE__RPC_VERSION, EINVAL, "unknown request type", false);
+		return rpc_reply_error(c, RPC_REQ_TYPE__RPC_VERSION, EINVAL, "unknown request type", false);
 	}
 }
 
@@ -346,16 +357,16 @@ int rpc_handle(struct conn *c, const uint8_t *buf, size_t len)
 	int r;
 
 	if (len == 0)
-		return reply_error(c, 0, EINVAL, "empty request", false);
+		return rpc_reply_error(c, 0, EINVAL, "empty request", false);
 	if (len > CKPTD_MAX_REQUEST) {
 		snprintf(msg, sizeof(msg), "request of %zu bytes is larger than %u", len, CKPTD_MAX_REQUEST);
-		return reply_error(c, 0, EMSGSIZE, msg, false);
+		return rpc_reply_error(c, 0, EMSGSIZE, msg, false);
 	}
 	req = rpc_request__unpack(NULL, len, buf);
 	if (!req) {
 		pr_debug("bad input: undecodable request of %zu bytes from uid %u (pid %d)", len,
 			 (unsigned int)conn_peer(c)->uid, (int)conn_peer(c)->pid);
-		return reply_error(c, 0, EBADMSG, "the request could not be decoded", false);
+		return rpc_reply_error(c, 0, EBADMSG, "the request could not be decoded", false);
 	}
 	r = dispatch(c, req);
 	rpc_request__free_unpacked(req, NULL);
@@ -365,7 +376,7 @@ int rpc_handle(struct conn *c, const uint8_t *buf, size_t len)
 static void log_outcome(const struct job *job)
 {
 	if (job->error)
-		pr_info("job %" PRIu64 ": %s failed: %s", job->id, type_name(job->type),
+		pr_info("job %" PRIu64 ": %s failed: %s", job->id, rpc_type_name(job->type),
 			job->message ?: strerror(job->error));
 	else if (job->type == RPC_REQ_TYPE__RPC_DUMP)
 		pr_info("job %" PRIu64 ": dump of pid %d done: %u tasks, frozen %" PRIu64 " us, %" PRIu64
@@ -381,6 +392,7 @@ void rpc_job_done(struct job *job)
 	RpcResponse resp = RPC_RESPONSE__INIT;
 	RpcDumpResp d = RPC_DUMP_RESP__INIT;
 	RpcRestoreResp rs = RPC_RESTORE_RESP__INIT;
+	RpcJobCheckpointResp jc = RPC_JOB_CHECKPOINT_RESP__INIT;
 	struct conn *c = TAKE_PTR(job->conn);
 
 	log_outcome(job);
@@ -410,5 +422,9 @@ void rpc_job_done(struct job *job)
 		rs.pid = job->pid;
 		resp.restore = &rs;
 	}
-	conn_release(c, send_resp(c, &resp) == 0);
+	if (job->sc) { /* a Slurm job's checkpoint: its own answer, the dump figures inside */
+		resp.dump = NULL;
+		sjob_ckpt_answer(job, &resp, &jc, job->error ? NULL : &d);
+	}
+	conn_release(c, rpc_send(c, &resp) == 0);
 }

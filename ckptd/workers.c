@@ -10,6 +10,7 @@
 #include "log.h"
 #include "rpc.pb-c.h"
 #include "runner.h"
+#include "sjob-ckpt.h"
 #include "syscalls.h"
 #include "workers.h"
 
@@ -58,6 +59,10 @@ void job_free(struct job *job)
 	free(job->freeze_cgroup);
 	free(job->pidfile);
 	free(job->message);
+	for (size_t i = 0; job->save_paths && job->save_paths[i]; i++)
+		free(job->save_paths[i]);
+	free(job->save_paths);
+	sjob_ckpt_free(job->sc);
 	free(job);
 }
 
@@ -140,7 +145,10 @@ static void *worker_main(void *arg)
 		job->t_start = now_ns(CLOCK_MONOTONIC);
 		pool.running++;
 		pthread_mutex_unlock(&pool.lock);
-		runner_run(job);
+		if (job->sc)
+			sjob_ckpt_run(job);
+		else
+			runner_run(job);
 		pthread_mutex_lock(&pool.lock);
 		pool.running--;
 		job_finish(job, job->cancel && job->error == ECANCELED ? RPC_JOB_STATE__RPC_JOB_CANCELLED

@@ -13,6 +13,7 @@
 #include "ckpt.h"
 
 struct conn;
+struct sjob_ckpt;
 
 struct job {
 	uint64_t id;
@@ -27,9 +28,11 @@ struct job {
 	char *freeze_cgroup;
 	char *pidfile;
 	bool leave_running, leave_stopped, shell_job;
-	struct conn *conn; /* waits for the answer; NULL once answered */
-	int error;	   /* positive errno of a failed job */
-	char *message;	   /* why it failed */
+	char **save_paths;    /* dump: NULL-terminated, owned (ckpt_dump_opts.save_paths) */
+	struct sjob_ckpt *sc; /* a Slurm job's checkpoint (sjob-ckpt.c) run instead of a plain dump */
+	struct conn *conn;    /* waits for the answer; NULL once answered */
+	int error;	      /* positive errno of a failed job */
+	char *message;	      /* why it failed */
 	struct ckpt_dump_stats stats;
 	uint64_t t_queued, t_start, t_end; /* CLOCK_MONOTONIC */
 	bool busy;			   /* its answer is being sent: keep it */

@@ -111,6 +111,11 @@ int layout_open(const char *root, uid_t owner_uid, gid_t owner_gid, struct layou
 	return 0;
 }
 
+const char *layout_root(const struct layout *l)
+{
+	return l->path;
+}
+
 int layout_open_existing(const char *root, struct layout **ret)
 {
 	_cleanup_(layout_closep) struct layout *l = NULL;

@@ -53,6 +53,8 @@ int layout_open(const char *root, uid_t owner_uid, gid_t owner_gid, struct layou
 /* Open an existing root as it is, to read it (the plugin): -ENOENT when missing. */
 int layout_open_existing(const char *root, struct layout **ret);
 void layout_close(struct layout *l);
+/* The root's absolute path. */
+const char *layout_root(const struct layout *l);
 
 /* Make the job dir (if missing) and a fresh temp dir for the next seq. */
 int layout_begin(struct layout *l, uint32_t job_id, struct layout_ckpt **ret);

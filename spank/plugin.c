@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "ckpt-spank.h"
 #include "policies.h"
+#include "util.h"
 
 SPANK_PLUGIN(ckpt, 1);
 
@@ -139,6 +140,20 @@ static int node_socket(spank_t sp)
 	return 0;
 }
 
+/* How many times Slurm started the job before (requeues); SLURM_RESTART_COUNT when > 0. */
+static uint32_t restart_count(spank_t sp)
+{
+	uint32_t n = 0;
+	char buf[16];
+
+	if (spank_get_item(sp, S_SLURM_RESTART_COUNT, &n) == ESPANK_SUCCESS && n)
+		return n;
+	if (spank_getenv(sp, "SLURM_RESTART_COUNT", buf, sizeof(buf)) == ESPANK_SUCCESS &&
+	    safe_atou32(buf, &n) == 0)
+		return n;
+	return 0;
+}
+
 static int job_items(spank_t sp, struct plug_job *j)
 {
 	uint32_t uid, gid;
@@ -151,8 +166,7 @@ static int job_items(spank_t sp, struct plug_job *j)
 		return -1;
 	j->uid = uid;
 	j->gid = gid;
-	if (spank_get_item(sp, S_SLURM_RESTART_COUNT, &j->restart_count) != ESPANK_SUCCESS)
-		j->restart_count = 0;
+	j->restart_count = restart_count(sp);
 	if (spank_get_item(sp, S_JOB_ARGV, &argc, &argv) == ESPANK_SUCCESS && argc > 0)
 		j->script = argv[0];
 	j->interval_s = interval_s;
@@ -174,6 +188,11 @@ int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
 		slurm_error("ckpt: cannot read the job's items");
 		return -1;
 	}
+	/*
+	 * A checkpoint under this job ID is this job's: the layout is keyed by job ID, which a
+	 * requeue keeps. (SLURM_RESTART_COUNT would tell a requeued job from a first start, but
+	 * neither the item nor the variable is set yet when task_init_privileged runs in 22.05.)
+	 */
 	r = shim_restore(&conf, &j); /* returns only when nothing was restored */
 	if (r < 0 && r != -ENOENT) {
 		if (conf.on_fail == RESTORE_FAIL_JOB) {

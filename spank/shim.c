@@ -100,8 +100,8 @@ static int ckptd_call(const struct plug_conf *c, RpcRequest *req)
 	ckptd_client_set_timeout(cl, 10000);
 	r = ckptd_client_call(cl, req, &resp);
 	if (r == 0 && resp->error) {
-		slurm_error("ckpt: ckptd at %s: %s", c->socket,
-			    resp->message ? resp->message : strerror(resp->error));
+		slurm_info("ckpt: ckptd at %s: %s", c->socket,
+			   resp->message ? resp->message : strerror(resp->error));
 		r = -resp->error;
 	}
 	if (resp)
@@ -139,7 +139,8 @@ static void shim_register(const struct plug_conf *c, const struct plug_job *j, p
 			"ckpt: job %u: cannot register with ckptd at %s (%s): it runs without checkpoints",
 			j->job_id, c->socket, strerror(-r));
 	else
-		slurm_info("ckpt: job %u: registered with ckptd (pid %d, init %d)", j->job_id, job, init);
+		slurm_info("ckpt: job %u: registered with ckptd (pid %d, init %d, restart %u)", j->job_id,
+			   job, init, j->restart_count);
 	free(out);
 	free(err);
 }

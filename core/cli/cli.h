@@ -78,6 +78,15 @@ struct cli_cancel {
 	uint64_t job_id;
 };
 
+/* ckpt job checkpoint|list|forget: Slurm jobs' checkpoints, through ckptd. */
+enum cli_job_action { CLI_JOB_CHECKPOINT, CLI_JOB_LIST, CLI_JOB_FORGET };
+struct cli_job {
+	struct cli_global g;
+	enum cli_job_action action;
+	uint32_t job_id; /* 0: list every job */
+	bool requeue, cancel;
+};
+
 /*
  * Parsers. argv[0] is the program (cli_parse_main) or the verb; argv may be permuted.
  * Strings in the results point into argv. Each returns CLI_RUN, CLI_HELP after printing the
@@ -92,6 +101,7 @@ int cli_parse_check(int argc, char **argv, const struct cli_global *base, struct
 int cli_parse_show(int argc, char **argv, const struct cli_global *base, struct cli_show *ret);
 int cli_parse_status(int argc, char **argv, const struct cli_global *base, struct cli_status *ret);
 int cli_parse_cancel(int argc, char **argv, const struct cli_global *base, struct cli_cancel *ret);
+int cli_parse_job(int argc, char **argv, const struct cli_global *base, struct cli_job *ret);
 void cli_restore_free(struct cli_restore *r);
 
 /* -v's argument: NULL (one more), "v", "vv"... (one more each) or a level 0..4. */
@@ -128,12 +138,18 @@ int cli_verb_restore(int argc, char **argv, const struct cli_global *g);
 int cli_verb_show(int argc, char **argv, const struct cli_global *g);
 int cli_verb_status(int argc, char **argv, const struct cli_global *g);
 int cli_verb_cancel(int argc, char **argv, const struct cli_global *g);
+int cli_verb_job(int argc, char **argv, const struct cli_global *g);
 
 /*
  * The verbs through ckptd (service.c), for a command line already parsed with --service.
  * Each prints what the local verb prints; a refusal or failure of the daemon is one
  * "Error: " line with its message. They return the exit code.
  */
+/* Connect to g->service (default CLI_DEFAULT_SERVICE), printing an error line on failure. */
+struct ckptd_client;
+int cli_service_connect(const struct cli_global *g, struct ckptd_client **ret);
+/* A failed call: the daemon's reason when it gave one; returns CLI_EXIT_FAIL. */
+int cli_service_failed(const struct cli_global *g, const char *what, int r, const char *message);
 int cli_service_dump(const struct cli_dump *d);
 int cli_service_restore(const struct cli_restore *rs);
 /* The features as ckpt_check() gives them, from the daemon's kernel; *ret_buf owns them. */

@@ -14,6 +14,7 @@ static const struct verb {
 	{"show", cli_verb_show, "print the images of a checkpoint as JSON"},
 	{"status", cli_verb_status, "what ckptd is doing: running, queued and recent jobs"},
 	{"cancel", cli_verb_cancel, "cancel a queued job or a running dump of ckptd"},
+	{"job", cli_verb_job, "checkpoint, list or forget Slurm jobs' checkpoints (ckptd)"},
 };
 
 static void usage(FILE *out)

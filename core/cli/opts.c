@@ -21,6 +21,8 @@ enum {
 	OPT_SAVE_PATH,
 	OPT_MOUNT_PROC,
 	OPT_OWNER,
+	OPT_REQUEUE,
+	OPT_CANCEL,
 };
 
 #define COMMON_SHORT ":hv::o:"
@@ -598,6 +600,83 @@ static const struct verb_spec cancel_spec = {
 		"running, its images removed. A running restore cannot be cancelled.\n\n",
 	.max_args = 1,
 };
+
+static const struct option job_longopts[] = {
+	COMMON_LONG,
+	{"requeue", no_argument, NULL, OPT_REQUEUE},
+	{"cancel", no_argument, NULL, OPT_CANCEL},
+	{},
+};
+
+static const struct verb_spec job_spec = {
+	.name = "job",
+	.shortopts = COMMON_SHORT,
+	.longopts = job_longopts,
+	.help = "Usage: ckpt [--service SOCKET] job checkpoint JOBID [--requeue | --cancel]\n"
+		"       ckpt [--service SOCKET] job list [JOBID]\n"
+		"       ckpt [--service SOCKET] job forget JOBID\n"
+		"The checkpoints of Slurm jobs submitted with 'sbatch --checkpoint', through ckptd\n"
+		"(default socket " CLI_DEFAULT_SERVICE "). Users act on their own jobs; root and\n"
+		"ckptd's service account on any.\n\n"
+		"  checkpoint JOBID   checkpoint the job now (on the node whose ckptd runs it) and\n"
+		"                     wait until the checkpoint is committed\n"
+		"      --requeue      then requeue the job: it goes on from the checkpoint\n"
+		"      --cancel       then cancel it; the checkpoint is kept\n"
+		"  list [JOBID]       the committed checkpoints, and the jobs this ckptd watches\n"
+		"  forget JOBID       delete every checkpoint of the job\n\n",
+	.max_args = 2,
+};
+
+static int job_opt(int c, const char *arg, void *p)
+{
+	struct cli_job *j = p;
+
+	(void)arg;
+	if (c == OPT_REQUEUE)
+		j->requeue = true;
+	else if (c == OPT_CANCEL)
+		j->cancel = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int job_action(const char *s, enum cli_job_action *ret)
+{
+	static const char *const names[] = {"checkpoint", "list", "forget"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i])) {
+			*ret = (enum cli_job_action)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int cli_parse_job(int argc, char **argv, const struct cli_global *base, struct cli_job *ret)
+{
+	int r, first;
+
+	*ret = (struct cli_job){0};
+	global_init(&ret->g, base);
+	r = parse_verb(&job_spec, argc, argv, &ret->g, job_opt, ret, &first);
+	if (r != CLI_RUN)
+		return r;
+	if (first >= argc)
+		return usage_error("job", true, "missing the action: checkpoint, list or forget");
+	if (job_action(argv[first], &ret->action) < 0)
+		return usage_error("job", true, "unknown action '%s'", argv[first]);
+	if (first + 1 < argc && (!isdigit((unsigned char)argv[first + 1][0]) ||
+				 safe_atou32(argv[first + 1], &ret->job_id) < 0 || ret->job_id == 0))
+		return usage_error("job", false, "invalid job ID '%s'", argv[first + 1]);
+	if (!ret->job_id && ret->action != CLI_JOB_LIST)
+		return usage_error("job", true, "missing the job ID");
+	if ((ret->requeue || ret->cancel) && ret->action != CLI_JOB_CHECKPOINT)
+		return usage_error("job", false, "--requeue and --cancel go with 'checkpoint'");
+	if (ret->requeue && ret->cancel)
+		return usage_error("job", false, "--requeue and --cancel exclude each other");
+	return CLI_RUN;
+}
 
 int cli_parse_cancel(int argc, char **argv, const struct cli_global *base, struct cli_cancel *ret)
 {

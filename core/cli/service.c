@@ -21,7 +21,7 @@ static const char *socket_of(const struct cli_global *g)
 	return g->service ?: CLI_DEFAULT_SERVICE;
 }
 
-static int connect_to(const struct cli_global *g, struct ckptd_client **ret)
+int cli_service_connect(const struct cli_global *g, struct ckptd_client **ret)
 {
 	int r = ckptd_client_connect(socket_of(g), ret);
 
@@ -31,7 +31,7 @@ static int connect_to(const struct cli_global *g, struct ckptd_client **ret)
 }
 
 /* A failed call: the daemon's reason when it gave one, else what the errno says. */
-static int failed(const struct cli_global *g, const char *what, int r, const char *message)
+int cli_service_failed(const struct cli_global *g, const char *what, int r, const char *message)
 {
 	if (message && *message)
 		return cli_error("%s: %s", what, message);
@@ -49,11 +49,11 @@ int cli_service_dump(const struct cli_dump *d)
 	int r;
 
 	/* No dump.log in DIR: the daemon creates DIR, and for a user it must not exist yet. */
-	if (cli_log_start(&d->g, NULL, NULL) < 0 || connect_to(&d->g, &c) < 0)
+	if (cli_log_start(&d->g, NULL, NULL) < 0 || cli_service_connect(&d->g, &c) < 0)
 		return CLI_EXIT_FAIL;
 	r = ckptd_client_dump(c, &d->opts, &st, &message);
 	if (r < 0)
-		return failed(&d->g, "dump failed", r, message);
+		return cli_service_failed(&d->g, "dump failed", r, message);
 	cli_format_bytes(st.bytes_written, bytes, sizeof(bytes));
 	cli_msg(CKPT_LOG_INFO,
 		"Dumped %u task(s), %u thread(s): %llu pages, %s written in %.3f s (frozen %.3f s)",
@@ -69,11 +69,11 @@ int cli_service_restore(const struct cli_restore *rs)
 	pid_t pid = 0;
 	int r;
 
-	if (cli_log_start(&rs->g, NULL, NULL) < 0 || connect_to(&rs->g, &c) < 0)
+	if (cli_log_start(&rs->g, NULL, NULL) < 0 || cli_service_connect(&rs->g, &c) < 0)
 		return CLI_EXIT_FAIL;
 	r = ckptd_client_restore(c, &rs->opts, &pid, &message);
 	if (r < 0)
-		return failed(&rs->g, "restore failed", r, message);
+		return cli_service_failed(&rs->g, "restore failed", r, message);
 	cli_msg(CKPT_LOG_INFO, "Restored; the root runs as pid %d", pid);
 	return CLI_EXIT_OK;
 }
@@ -87,15 +87,15 @@ int cli_service_check(const struct cli_global *g, struct ckpt_feature **ret, siz
 	size_t n;
 	int r;
 
-	r = connect_to(g, &c);
+	r = cli_service_connect(g, &c);
 	if (r < 0)
 		return r;
 	r = ckptd_client_simple(c, RPC_REQ_TYPE__RPC_CHECK, &resp);
 	if (r < 0)
-		return failed(g, "check failed", r, NULL), r;
+		return cli_service_failed(g, "check failed", r, NULL), r;
 	if (!resp->check || (resp->error && resp->error != ENOTSUP)) {
 		r = resp->error > 0 ? -resp->error : -EPROTO;
-		failed(g, "check failed", r, resp->message);
+		cli_service_failed(g, "check failed", r, resp->message);
 		ckptd_client_response_free(resp);
 		return r;
 	}
@@ -178,15 +178,16 @@ int cli_verb_status(int argc, char **argv, const struct cli_global *g)
 	r = cli_parse_status(argc, argv, g, &s);
 	if (r != CLI_RUN)
 		return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-	if (cli_log_start(&s.g, NULL, NULL) < 0 || connect_to(&s.g, &c) < 0)
+	if (cli_log_start(&s.g, NULL, NULL) < 0 || cli_service_connect(&s.g, &c) < 0)
 		return CLI_EXIT_FAIL;
 	r = ckptd_client_version(c, &version, &protocol);
 	if (r == 0)
 		r = ckptd_client_simple(c, RPC_REQ_TYPE__RPC_STATUS, &resp);
 	if (r < 0)
-		return failed(&s.g, "status failed", r, NULL);
+		return cli_service_failed(&s.g, "status failed", r, NULL);
 	if (resp->error || !resp->status) {
-		r = failed(&s.g, "status failed", resp->error ? -resp->error : -EPROTO, resp->message);
+		r = cli_service_failed(&s.g, "status failed", resp->error ? -resp->error : -EPROTO,
+				       resp->message);
 		ckptd_client_response_free(resp);
 		return r;
 	}
@@ -207,11 +208,11 @@ int cli_verb_cancel(int argc, char **argv, const struct cli_global *g)
 	r = cli_parse_cancel(argc, argv, g, &cc);
 	if (r != CLI_RUN)
 		return r == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-	if (cli_log_start(&cc.g, NULL, NULL) < 0 || connect_to(&cc.g, &c) < 0)
+	if (cli_log_start(&cc.g, NULL, NULL) < 0 || cli_service_connect(&cc.g, &c) < 0)
 		return CLI_EXIT_FAIL;
 	r = ckptd_client_cancel(c, cc.job_id, &message);
 	if (r < 0)
-		return failed(&cc.g, "cancel failed", r, message);
+		return cli_service_failed(&cc.g, "cancel failed", r, message);
 	cli_msg(CKPT_LOG_INFO, "Job %" PRIu64 " cancelled", cc.job_id);
 	return CLI_EXIT_OK;
 }

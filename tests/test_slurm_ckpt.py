@@ -1,0 +1,216 @@
+"""End to end with a real Slurm: jobs submitted with `sbatch --checkpoint` are checkpointed by
+their node's ckptd when they are preempted or their node is drained, requeued, and go on from
+the checkpoint on the other node; their output reads as if they had never been interrupted.
+
+The cluster (tests/slurm/cluster with CKPT_SLURM_CKPT=1: spank_ckpt.so loaded, one ckptd per
+node) is brought up once for the module and taken down at the end.
+"""
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from test_slurm_cluster import (DIR, FINAL_STATES, Cluster, _run_cluster, _which, BINARIES)
+
+HERE = Path(__file__).resolve().parent
+BUILD = Path(os.environ.get("CKPT_BUILD", HERE.parent / "build"))
+GRACE = 30
+COUNT = 40
+
+# A job that counts, one line each 0.5 s, with a child process (sleep) most of the time.
+COUNTER = """#!/bin/bash
+echo "started" >> starts-$SLURM_JOB_ID.txt
+i=0
+while [ $i -lt %d ]; do
+	echo "count $i"
+	i=$((i + 1))
+	sleep 0.5
+done
+echo "done"
+""" % COUNT
+EXPECTED = "".join("count %d\n" % i for i in range(COUNT)) + "done\n"
+
+
+@pytest.fixture(scope="module")
+def ckcluster(tmp_path_factory):
+    missing = [b for b in BINARIES if _which(b) is None]
+    if missing:
+        pytest.skip("Slurm/munge not installed (%s): scripts/install-deps.sh" % " ".join(missing))
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm test cluster runs as root")
+    for f in ("ckptd", "spank_ckpt.so", "ckpt"):
+        assert (BUILD / f).exists(), "build %s first (make)" % f
+    env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_GRACE=str(GRACE),
+               CKPT_SLURM_CKPT="1", CKPT_BUILD=str(BUILD))
+    _run_cluster("down", env)
+    r = _run_cluster("up", env)
+    assert r.returncode == 0, "cluster up failed:\n" + r.stdout
+    m = re.search(r"SLURM_CONF=(\S+)", (DIR / "env").read_text())
+    env["SLURM_CONF"] = m.group(1)
+    work = tmp_path_factory.mktemp("slurmckpt")
+    os.chmod(work, 0o755)
+    c = Cluster(env, work)
+    try:
+        yield c
+    finally:
+        for n in ("n1", "n2"):
+            log = DIR / "log" / ("ckptd-%s.log" % n)
+            if log.exists():
+                print("---- %s (tail)\n%s" % (log, "\n".join(log.read_text().splitlines()[-40:])))
+        _run_cluster("down", env)
+
+
+def node_state(c, node, state, reason=None):
+    extra = ("reason=" + reason,) if reason else ()
+    c.run("scontrol", "update", "nodename=" + node, "state=" + state, *extra)
+
+
+def submit_on_n1(c, name, *args, count=COUNT):
+    """A low job that starts on n1 but may move to n2 later (no -w)."""
+    script = c.workdir / (name + ".sh")
+    script.write_text(COUNTER.replace("-lt %d" % COUNT, "-lt %d" % count))
+    out = c.workdir / (name + ".out")
+    node_state(c, "n2", "drain", "keep_free")
+    try:
+        jobid = c.sbatch("-p", "low", "-o", str(out), *args, str(script))
+        j = c.wait(jobid, lambda j: j["JobState"] == "RUNNING", "running", 30)
+        assert j["NodeList"] == "n1", j
+    finally:
+        node_state(c, "n2", "resume")
+    return jobid, out
+
+
+def count_lines(out):
+    try:
+        return len(re.findall(r"^count \d+$", out.read_text(), re.M))
+    except OSError:
+        return 0
+
+
+def wait_counting(c, jobid, out, n, timeout=30):
+    t0 = time.monotonic()
+    while count_lines(out) < n:
+        assert time.monotonic() - t0 < timeout, "job %d: fewer than %d lines:\n%s" % (
+            jobid, n, out.read_text())
+        time.sleep(0.2)
+
+
+def finish(c, jobid, out, timeout=120):
+    j = c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "finished", timeout)
+    return j, out.read_bytes().decode(errors="replace")
+
+
+def starts(c, jobid):
+    """How many times the job's script ran from its top (a restored job does not)."""
+    f = c.workdir / ("starts-%d.txt" % jobid)
+    return f.read_text().count("started") if f.exists() else 0
+
+
+def test_preempted_job_resumes_on_other_node(ckcluster):
+    c = ckcluster
+    jobid, out = submit_on_n1(c, "preempt", "--checkpoint")
+    wait_counting(c, jobid, out, 6)
+    t0 = time.monotonic()
+    high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", str(c.workdir / "high.out"),
+                    "--wrap", "sleep 60")
+    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+               "running again", 90)
+    t_running = time.monotonic() - t0
+    assert j["NodeList"] == "n2", j
+    j, text = finish(c, jobid, out)
+    print("preempt: trigger -> running again on n2 in %.1f s" % t_running)
+    c.run("scancel", str(high), check=False)
+    assert j["JobState"] == "COMPLETED", (j, text)
+    assert text == EXPECTED, text
+    assert starts(c, jobid) == 1, "the job ran from its top again instead of being restored"
+
+
+def test_drained_node_job_resumes_on_other_node(ckcluster):
+    c = ckcluster
+    jobid, out = submit_on_n1(c, "drain", "--checkpoint")
+    wait_counting(c, jobid, out, 6)
+    t0 = time.monotonic()
+    node_state(c, "n1", "drain", "maint")
+    try:
+        j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+                   "running again", 90)
+        t_running = time.monotonic() - t0
+        assert j["NodeList"] == "n2", j
+        j, text = finish(c, jobid, out)
+    finally:
+        node_state(c, "n1", "resume")
+    print("drain: trigger -> running again on n2 in %.1f s" % t_running)
+    assert j["JobState"] == "COMPLETED", (j, text)
+    assert text == EXPECTED, text
+    assert starts(c, jobid) == 1, "the job ran from its top again instead of being restored"
+
+
+def test_job_without_checkpoint_restarts_from_top(ckcluster):
+    c = ckcluster
+    # long enough to outlive GraceTime and slurmctld's 30 s check
+    jobid, out = submit_on_n1(c, "plain", "--open-mode=append", count=400)
+    wait_counting(c, jobid, out, 4)
+    high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", str(c.workdir / "high2.out"),
+                    "--wrap", "sleep 30")
+    c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+           "requeued and running again", GRACE + 120)
+    t0 = time.monotonic()
+    while out.read_text().count("count 0\n") < 2:
+        assert time.monotonic() - t0 < 30, out.read_text()
+        time.sleep(0.2)
+    c.run("scancel", str(jobid), str(high), check=False)
+    text = out.read_text()
+    # started again from the top of its script, untouched by ckpt
+    assert text.count("count 0\n") == 2 and "DUE TO PREEMPTION" in text, text
+    assert starts(c, jobid) == 2
+    assert not (DIR / "images" / str(jobid)).exists(), "a job without --checkpoint was checkpointed"
+
+
+# Scenario 4: a bash loop with child processes, python3 computations, and a file the job
+# holds open and appends to.
+BUSY = """#!/bin/bash
+echo "started" >> starts-$SLURM_JOB_ID.txt
+exec 3>>data.txt
+for i in $(seq 1 %d); do
+	echo "step $i sum $(python3 -c "print(sum(range($i * 100000)))")"
+	echo "appended $i" >&3
+	sleep 0.4
+done
+echo "data lines: $(wc -l < data.txt)"
+"""
+BUSY_STEPS = 40
+
+
+def test_busy_job_preempted_output_and_file_exact(ckcluster):
+    c = ckcluster
+    script = c.workdir / "busy.sh"
+    script.write_text(BUSY % BUSY_STEPS)
+    data = c.workdir / "data.txt"
+    if data.exists():
+        data.unlink()
+    out = c.workdir / "busy.out"
+    node_state(c, "n2", "drain", "keep_free")
+    try:
+        jobid = c.sbatch("-p", "low", "-o", str(out), "--checkpoint", str(script))
+        c.wait(jobid, lambda j: j["JobState"] == "RUNNING", "running", 30)
+    finally:
+        node_state(c, "n2", "resume")
+    t0 = time.monotonic()
+    while out.read_text().count("\n") < 8 if out.exists() else True:
+        assert time.monotonic() - t0 < 60, "busy job does not progress"
+        time.sleep(0.2)
+    high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", "/dev/null", "--wrap",
+                    "sleep 60")
+    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+               "running again", 90)
+    assert j["NodeList"] == "n2", j
+    j, text = finish(c, jobid, out)
+    c.run("scancel", str(high), check=False)
+    expected = "".join("step %d sum %d\n" % (i, sum(range(i * 100000)))
+                       for i in range(1, BUSY_STEPS + 1)) + "data lines: %d\n" % BUSY_STEPS
+    assert j["JobState"] == "COMPLETED", (j, text)
+    assert text == expected, text
+    assert starts(c, jobid) == 1, "the job ran from its top again instead of being restored"
+    assert data.read_text() == "".join("appended %d\n" % i for i in range(1, BUSY_STEPS + 1))
