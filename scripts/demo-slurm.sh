@@ -12,7 +12,10 @@ export CKPT_SLURM_CKPT=1 CKPT_SLURM_GRACE=${CKPT_SLURM_GRACE:-30}
 CLUSTER=tests/slurm/cluster
 say() { printf '\n== %s\n' "$*"; }
 # The job must not inherit stray descriptors of whoever runs this.
-for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+for fd in "/proc/$$/fd"/*; do
+	fd=${fd##*/}
+	[ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+done
 
 work=$(mktemp -d /tmp/ckpt-demo.XXXXXX)
 chmod 755 "$work"
@@ -29,7 +32,7 @@ say "Starting a two-node Slurm cluster (n1, n2) with ckptd and spank_ckpt.so"
 "$CLUSTER" up
 # shellcheck disable=SC1091
 . "$CKPT_SLURM_DIR/env"
-state() { scontrol -o show job "$1" | grep -o "$2=[^ ]*" | cut -d= -f2; }
+state() { scontrol -o show job "$1" | tr ' ' '\n' | grep "^$2=" | cut -d= -f2; }
 wait_for() # JOBID FIELD VALUE SECONDS
 {
 	local t=0
@@ -66,7 +69,9 @@ high=$(sbatch --parsable -p high -w n1 --exclusive -o /dev/null --wrap "sleep 30
 t0=$SECONDS
 echo "ckptd on n1 sees the preemption, checkpoints job $job into $CKPT_SLURM_DIR/images/$job/ and requeues it"
 wait_for "$job" JobState PENDING 60
-ls -l "$CKPT_SLURM_DIR/images/$job/"
+grep "slurm job $job:" "$CKPT_SLURM_DIR/log/ckptd-n1.log" | sed 's/^/  ckptd n1: /'
+echo "the committed checkpoint, as 'ckpt job list' shows it:"
+"$CKPT_BUILD/ckpt" --service "$CKPT_SLURM_DIR/run/ckptd-n1.sock" job list "$job"
 echo "Slurm starts it again (after cred_expire) on the free node"
 until [ "$(state "$job" JobState)" = RUNNING ] && [ "$(state "$job" Restarts)" != 0 ]; do sleep 0.5; done
 echo "job $job runs again on $(state "$job" NodeList), $((SECONDS - t0)) s after the preemption"
