@@ -33,7 +33,13 @@ static int opt_checkpoint(int val, const char *optarg, int remote)
 {
 	uint32_t s = 0;
 
-	if (optarg && *optarg && pol_parse_interval(optarg, &s) < 0) {
+	/* a bare --checkpoint reaches srun steps and the batch step as "(null)" */
+	if (optarg && (!strcmp(optarg, "(null)") || !*optarg))
+		optarg = NULL;
+	/* srun inside a job inherits the option: only the batch step is checkpointed, ignore it */
+	if (spank_context() == S_CTX_LOCAL)
+		return 0;
+	if (optarg && pol_parse_interval(optarg, &s) < 0) {
 		slurm_error("--checkpoint=%s: not a time (minutes, min:sec, h:min:sec, days-h[:min[:sec]])",
 			    optarg);
 		return -1;

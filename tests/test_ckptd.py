@@ -301,6 +301,34 @@ def test_200_clients_at_once(daemon):
     daemon.alive()
 
 
+def test_1000_clients_at_once(daemon):
+    """1000 connections open together (more fds than a default soft limit): every one is
+    answered, and the daemon still answers afterwards."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    req = client_hex("status")
+    socks = []
+    try:
+        for _ in range(1000):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.settimeout(60)
+            s.connect(daemon.sock)
+            socks.append(s)
+        t0 = time.monotonic()
+        for s in socks:
+            s.send(req)
+        answers = [s.recv(1 << 17) for s in socks]
+        elapsed = time.monotonic() - t0
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(answers) == 1000 and all(answers), [len(a) for a in answers if not a][:5]
+    print("1000 status requests on 1000 open connections answered in %.2f s" % elapsed)
+    daemon.alive()
+
+
 def test_200_client_processes(daemon):
     results = []
 

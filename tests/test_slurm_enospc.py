@@ -1,0 +1,86 @@
+"""End to end with a real Slurm (scenario 7 of the Slurm issue): the checkpoints' filesystem
+fills up during the dump of a preempted job. The job keeps running, is preempted as Slurm
+would without ckpt (requeued, restarted from the top), and nothing half-written is ever
+committed or restored.
+
+Its own cluster, whose images root is a 256 KiB tmpfs this module mounts.
+"""
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from test_slurm_cluster import DIR, Cluster, _run_cluster, _which, BINARIES
+from test_slurm_ckpt import BUILD, node_state, count_lines, starts, COUNTER
+
+SMALL = Path("/run/ckpt-enospc")
+
+
+@pytest.fixture(scope="module")
+def small_cluster():
+    missing = [b for b in BINARIES if _which(b) is None]
+    if missing:
+        pytest.skip("Slurm/munge not installed (%s): scripts/install-deps.sh" % " ".join(missing))
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm test cluster runs as root")
+    env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_GRACE="10", CKPT_SLURM_CKPT="1",
+               CKPT_BUILD=str(BUILD), CKPT_SLURM_IMAGES=str(SMALL))
+    _run_cluster("down", env)
+    SMALL.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0711", "ckpt-enospc", str(SMALL)],
+                   check=True)
+    work = Path(tempfile.mkdtemp(prefix="ckpt-enospc-"))
+    os.chmod(work, 0o755)
+    try:
+        r = _run_cluster("up", env)
+        assert r.returncode == 0, "cluster up failed:\n" + r.stdout
+        env["SLURM_CONF"] = re.search(r"SLURM_CONF=(\S+)", (DIR / "env").read_text()).group(1)
+        yield Cluster(env, work)
+    finally:
+        log = DIR / "log" / "ckptd-n1.log"
+        if log.exists():
+            print("---- %s (tail)\n%s" % (log, "\n".join(log.read_text().splitlines()[-20:])))
+        _run_cluster("down", env)
+        subprocess.run(["umount", str(SMALL)])
+        subprocess.run(["rm", "-rf", str(work)])
+
+
+def test_full_disk_during_dump_job_preempted_as_usual(small_cluster):
+    c = small_cluster
+    script = c.workdir / "job.sh"
+    script.write_text(COUNTER.replace("-lt 40", "-lt 400"))
+    out = c.workdir / "job.out"
+    node_state(c, "n2", "drain", "keep_free")
+    try:
+        jobid = c.sbatch("-p", "low", "-o", str(out), "--checkpoint", str(script))
+        c.wait(jobid, lambda j: j["JobState"] == "RUNNING", "running", 30)
+    finally:
+        node_state(c, "n2", "resume")
+    while count_lines(out) < 4:
+        time.sleep(0.2)
+    high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", "/dev/null", "--wrap",
+                    "sleep 20")
+    log = DIR / "log" / "ckptd-n1.log"
+    t0 = time.monotonic()
+    while "nothing committed, the job runs on" not in log.read_text():
+        assert time.monotonic() - t0 < 30, log.read_text()
+        time.sleep(0.2)
+    # it runs on through GraceTime
+    n = count_lines(out)
+    time.sleep(2)
+    assert count_lines(out) > n, "the job stopped after the failed dump"
+    c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+           "requeued by Slurm and running again", 120)
+    t0 = time.monotonic()
+    while out.read_text().count("count 0\n") < 1 or count_lines(out) < 3:
+        assert time.monotonic() - t0 < 30, out.read_text()
+        time.sleep(0.2)
+    c.run("scancel", str(jobid), str(high), check=False)
+    assert starts(c, jobid) == 2, "restarted from the top, as without ckpt"
+    jobdir = SMALL / str(jobid)
+    left = sorted(p.name for p in jobdir.iterdir()) if jobdir.exists() else []
+    assert not [n for n in left if n.isdigit() or n == "latest" or n.startswith(".tmp")], left
