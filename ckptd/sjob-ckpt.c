@@ -117,14 +117,15 @@ out:
 	return r;
 }
 
-/* SIGCONT to pid and every descendant: a tree left stopped for a requeue that did not happen. */
-static void resume_tree(pid_t pid, int depth)
+static void resume_tree(pid_t pid, int depth);
+
+/* SIGCONT to every descendant of pid (the children of each of its threads). */
+static void resume_children(pid_t pid, int depth)
 {
 	char path[64], buf[4096];
 	DIR *d;
 	struct dirent *de;
 
-	kill(pid, SIGCONT);
 	if (depth > 64)
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
@@ -144,6 +145,25 @@ static void resume_tree(pid_t pid, int depth)
 	}
 	if (d)
 		closedir(d);
+}
+
+static void resume_tree(pid_t pid, int depth)
+{
+	kill(pid, SIGCONT);
+	resume_children(pid, depth);
+}
+
+/*
+ * A tree left stopped for a requeue that did not happen goes on. Under the plugin the job is
+ * every process of its PID namespace but the init (orphans re-parent to it): start there.
+ */
+static void resume_job(const struct sjob *j)
+{
+	pr_info("slurm job %u: its tree is resumed", j->job_id);
+	if (j->init_pid > 0)
+		resume_children(j->init_pid, 0);
+	else
+		resume_tree(j->pid, 0);
 }
 
 static void fill_meta(const struct sjob *j, const struct job *job, struct layout_meta *m, char *node)
@@ -191,7 +211,7 @@ static void leave_node(struct job *job, const struct sjob *j, bool slurm)
 	int r;
 
 	if (!slurm) {
-		resume_tree(j->pid, 0);
+		resume_job(j);
 		fail(job, ENOTSUP, "checkpoint %u committed, but slurm = no: not requeued or cancelled",
 		     sc->seq);
 		return;
@@ -204,7 +224,7 @@ static void leave_node(struct job *job, const struct sjob *j, bool slurm)
 			sc->requeue ? "requeued" : "cancelled", sc->seq);
 		return;
 	}
-	resume_tree(j->pid, 0);
+	resume_job(j);
 	fail(job, -r, "checkpoint %u committed, but %s; the job goes on here", sc->seq,
 	     why ?: "slurmctld failed");
 	free(why);
@@ -232,20 +252,49 @@ static int commit(struct job *job, const struct sjob *j, struct layout_ckpt *lc,
 	return 0;
 }
 
+static bool cancelled(void *job)
+{
+	return pool_job_cancelled(job);
+}
+
+/* At most max_dumps checkpoints dump at once on this node: wait for a slot (or a cancel). */
+static int take_slot(struct job *job, const struct sjobs_conf *conf)
+{
+	int r = sjobs_slot_take(false, NULL, NULL);
+
+	if (r == 0)
+		return 0;
+	pr_info("slurm job %u: waits for a dump slot (max_dumps = %u)", job->sc->job_id,
+		conf->pol.max_concurrent);
+	r = sjobs_slot_take(true, cancelled, job);
+	if (r == -ECANCELED) {
+		job->error = ECANCELED;
+		job->message = strdup("cancelled while waiting for a dump slot: the job runs on untouched");
+		pr_info("slurm job %u: checkpoint cancelled before it started", job->sc->job_id);
+	}
+	return r;
+}
+
 void sjob_ckpt_run(struct job *job)
 {
 	struct sjob_ckpt *sc = job->sc;
 	struct layout_ckpt *lc = NULL;
 	struct sjobs_conf conf = {0};
 	struct sjob j = {0};
-	bool committed = false;
+	bool committed = false, slot = false;
 	int r;
 
 	r = sjobs_get(sc->job_id, &j);
 	if (r == 0)
 		r = sjobs_conf_get(&conf);
-	if (r == 0)
-		r = layout_begin(sjobs_layout(), sc->job_id, &lc);
+	if (r < 0) {
+		fail(job, -r, "cannot start its checkpoint: %s", strerror(-r));
+		goto out;
+	}
+	if (take_slot(job, &conf) < 0)
+		goto out;
+	slot = true;
+	r = layout_begin(sjobs_layout(), sc->job_id, &lc);
 	if (r < 0) {
 		fail(job, -r, "cannot start its checkpoint: %s", strerror(-r));
 		goto out;
@@ -265,13 +314,15 @@ void sjob_ckpt_run(struct job *job)
 	}
 	if (commit(job, &j, lc, &conf) < 0) {
 		if (job->leave_stopped)
-			resume_tree(j.pid, 0);
+			resume_job(&j);
 		goto out;
 	}
 	committed = true;
 	if (sc->requeue || sc->cancel)
 		leave_node(job, &j, conf.slurm);
 out:
+	if (slot)
+		sjobs_slot_give();
 	sjobs_finish(sc->job_id, committed, sc->reason, sc->requeued || sc->cancelled);
 	sjobs_conf_free(&conf);
 	sjob_clear(&j);

@@ -7,11 +7,13 @@
 
 static struct {
 	pthread_mutex_t lock;
+	pthread_cond_t slot_free;
 	struct sjob *v;
 	size_t n;
+	unsigned int dumping; /* dump slots taken (sjobs_slot_take) */
 	struct sjobs_conf conf;
 	struct layout *layout;
-} sj = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} sj = {.lock = PTHREAD_MUTEX_INITIALIZER, .slot_free = PTHREAD_COND_INITIALIZER};
 
 static char **split_paths(const char *s)
 {
@@ -341,6 +343,55 @@ unsigned int sjobs_in_progress(void)
 		n += sj.v[i].in_progress;
 	pthread_mutex_unlock(&sj.lock);
 	return n;
+}
+
+/* Timed waits: the slots are few and short-lived, and a cancel must be seen meanwhile. */
+int sjobs_slot_take(bool wait, bool (*cancelled)(void *arg), void *arg)
+{
+	for (;;) {
+		struct timespec until;
+
+		pthread_mutex_lock(&sj.lock);
+		if (sj.dumping < MAX(sj.conf.pol.max_concurrent, 1u)) {
+			sj.dumping++;
+			pthread_mutex_unlock(&sj.lock);
+			return 0;
+		}
+		if (!wait) {
+			pthread_mutex_unlock(&sj.lock);
+			return -EAGAIN;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sj.slot_free, &sj.lock, &until);
+		pthread_mutex_unlock(&sj.lock);
+		if (cancelled && cancelled(arg))
+			return -ECANCELED;
+	}
+}
+
+void sjobs_slot_give(void)
+{
+	pthread_mutex_lock(&sj.lock);
+	if (sj.dumping)
+		sj.dumping--;
+	pthread_cond_signal(&sj.slot_free);
+	pthread_mutex_unlock(&sj.lock);
+}
+
+void sjobs_steps_seen(uint32_t job_id, int64_t t)
+{
+	struct sjob *j;
+
+	pthread_mutex_lock(&sj.lock);
+	j = find(job_id);
+	if (j)
+		j->steps_seen = t;
+	pthread_mutex_unlock(&sj.lock);
 }
 
 void sjobs_shutdown(void)

@@ -33,6 +33,7 @@ struct sjob {
 	bool in_progress;	     /* a checkpoint of it is queued or running */
 	bool leaving;		     /* checkpointed to leave the node: requeued or cancelled */
 	enum pol_reason done_reason; /* the requeue reason already acted on */
+	int64_t steps_seen;	     /* when srun steps of it were last seen running */
 };
 
 /* What the checkpoints need of the configuration, taken at start-up and on SIGHUP. */
@@ -71,6 +72,16 @@ int sjobs_begin(uint32_t job_id);
 void sjobs_finish(uint32_t job_id, bool committed, enum pol_reason reason, bool leaving);
 /* Checkpoints under way on this node. */
 unsigned int sjobs_in_progress(void);
+/* The watcher saw srun steps of the job running at time t. */
+void sjobs_steps_seen(uint32_t job_id, int64_t t);
+/*
+ * One of max_dumps dump slots: a checkpoint asked for by a user waits here when the node
+ * dumps enough already (the watcher's own are limited by pol_pick). Without wait -EAGAIN
+ * when none is free; -ECANCELED when cancelled(arg) turns true meanwhile. Give the slot
+ * back with sjobs_slot_give().
+ */
+int sjobs_slot_take(bool wait, bool (*cancelled)(void *arg), void *arg);
+void sjobs_slot_give(void);
 
 void sjobs_shutdown(void);
 

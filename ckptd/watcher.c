@@ -6,10 +6,14 @@
  * that are due, at most max_dumps at once. Slurm 22.05 pushes nothing to a batch job at
  * preemption or before maintenance (SLURM-NOTES.md): polling is the only way to learn it.
  */
+#include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include "log.h"
 #include "sjob-ckpt.h"
 #include "sjobs.h"
@@ -78,6 +82,21 @@ static void load_node(const struct sjobs_conf *conf, int64_t now, struct pol_nod
 	ret->maint_start = next_maint(conf->node_name, now);
 }
 
+/* Steps started with srun besides the batch script: ckpt takes the batch step's tree only. */
+static bool has_srun_steps(uint32_t job_id)
+{
+	job_step_info_response_msg_t *sm = NULL;
+	bool found = false;
+
+	if (slurm_get_job_steps(0, job_id, NO_VAL, &sm, SHOW_ALL) != SLURM_SUCCESS)
+		return false;
+	for (uint32_t i = 0; i < sm->job_step_count; i++)
+		if (sm->job_steps[i].step_id.step_id < SLURM_MAX_NORMAL_STEP_ID)
+			found = true;
+	slurm_free_job_step_info_response_msg(sm);
+	return found;
+}
+
 /*
  * What slurmctld says of j: false when it no longer runs the job on this node (ended,
  * requeued, moved), and then j is dropped.
@@ -108,11 +127,60 @@ static bool load_job(const struct sjobs_conf *conf, const struct sjob *j, struct
 	if (here) {
 		p->end_time = ji->end_time;
 		p->preempt_time = ji->preempt_time;
+		/*
+		 * Remembered, not just asked when a checkpoint is due: at preemption slurmctld
+		 * ends srun steps first (SLURM-NOTES.md), before the watcher sees the job chosen.
+		 */
+		if (has_srun_steps(j->job_id))
+			sjobs_steps_seen(j->job_id, time(NULL));
 	} else {
 		sjobs_drop(j->job_id, "not running here any more");
 	}
 	slurm_free_job_info_msg(jm);
 	return here;
+}
+
+/* One line appended to the job's error output, written with the job owner's rights only. */
+static void tell_job(const struct sjob *j, const char *msg)
+{
+	const char *path = j->stderr_path ?: j->stdout_path;
+	pid_t pid;
+
+	if (!path)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		int fd;
+
+		if (setgroups(0, NULL) < 0 || setresgid(j->gid, j->gid, j->gid) < 0 ||
+		    setresuid(j->uid, j->uid, j->uid) < 0)
+			_exit(1);
+		fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+		_exit(fd < 0 || write(fd, msg, strlen(msg)) < 0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+/* Due, but not something ckpt can take yet: say so once, and let Slurm do as it would. */
+static bool refuse_srun_steps(const struct sjobs_conf *conf, const struct sjob *j, const struct pol_decision *d)
+{
+	char msg[256];
+
+	int64_t recent = 3 + 3 * (int64_t)conf->watch_interval_ms / 1000;
+
+	if (!conf->slurm || !j->steps_seen || time(NULL) - j->steps_seen > recent)
+		return false;
+	snprintf(msg, sizeof(msg),
+		 "ckpt: job %u runs srun steps: it cannot be checkpointed yet (%s); %s\n", j->job_id,
+		 pol_reason_name(d->reason), d->requeue ? "Slurm goes on as without ckpt" : "no checkpoint taken");
+	pr_warn("slurm job %u: srun steps are running: not checkpointed (%s)", j->job_id,
+		pol_reason_name(d->reason));
+	if (sjobs_begin(j->job_id) == 0) {
+		sjobs_finish(j->job_id, false, d->reason, false); /* once per reason */
+		tell_job(j, msg);
+	}
+	return true;
 }
 
 static void queue_due(const struct sjobs_conf *conf, const struct sjob *v, const struct pol_job *pj,
@@ -129,6 +197,8 @@ static void queue_due(const struct sjobs_conf *conf, const struct sjob *v, const
 		char *why = NULL;
 		int r;
 
+		if (refuse_srun_steps(conf, &v[idx[i]], dd))
+			continue;
 		pr_info("slurm job %u: %s: checkpoint%s", v[idx[i]].job_id, pol_reason_name(dd->reason),
 			dd->requeue ? " and requeue" : "");
 		r = sjob_ckpt_submit(v[idx[i]].job_id, dd->reason, dd->requeue, false, &root, NULL, &why);

@@ -1,0 +1,205 @@
+"""End to end with a real Slurm, continued: periodic checkpoints and a hard kill (scenario 3 of
+the Slurm issue), and users kept apart, with an image edited to claim uid 0 refused at
+restore (scenario 6).
+
+Its own cluster: GraceTime 10 s, ckptd without jitter (so that --checkpoint=1 means every
+minute), two users created when missing.
+"""
+import os
+import pwd
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from test_slurm_cluster import DIR, FINAL_STATES, Cluster, _run_cluster, _which, BINARIES
+from test_slurm_ckpt import BUILD, COUNTER, node_state, count_lines
+
+USERS = ("ckpta", "ckptb")
+SOCK = {n: DIR / "run" / ("ckptd-%s.sock" % n) for n in ("n1", "n2")}
+
+
+def ensure_user(name):
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/bash", "-U", name],
+                       check=True)
+        return pwd.getpwnam(name)
+
+
+@pytest.fixture(scope="module")
+def cl(tmp_path_factory):
+    missing = [b for b in BINARIES if _which(b) is None]
+    if missing:
+        pytest.skip("Slurm/munge not installed (%s): scripts/install-deps.sh" % " ".join(missing))
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm test cluster runs as root")
+    env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_GRACE="10", CKPT_SLURM_CKPT="1",
+               CKPT_BUILD=str(BUILD), CKPT_CKPTD_ARGS="--jitter_s 0")
+    _run_cluster("down", env)
+    r = _run_cluster("up", env)
+    assert r.returncode == 0, "cluster up failed:\n" + r.stdout
+    env["SLURM_CONF"] = re.search(r"SLURM_CONF=(\S+)", (DIR / "env").read_text()).group(1)
+    work = Path(tempfile.mkdtemp(prefix="ckpt-slurm-more-"))
+    os.chmod(work, 0o777)
+    c = Cluster(env, work)
+    try:
+        yield c
+    finally:
+        for n in ("n1", "n2"):
+            log = DIR / "log" / ("ckptd-%s.log" % n)
+            if log.exists():
+                print("---- %s (tail)\n%s" % (log, "\n".join(log.read_text().splitlines()[-30:])))
+        _run_cluster("down", env)
+        subprocess.run(["rm", "-rf", str(work)])
+
+
+def as_user(c, user, *argv, check=False):
+    pre = ["runuser", "-u", user, "--"] if user else []
+    return subprocess.run(pre + list(argv), env=c.env, capture_output=True, text=True, timeout=120,
+                          check=check)
+
+
+def ckpt(c, user, node, *args):
+    return as_user(c, user, str(BUILD / "ckpt"), "--service", str(SOCK[node]), *args)
+
+
+def submit(c, name, user=None, count=200, extra=()):
+    """A counting job that starts on n1 (n2 drained meanwhile)."""
+    d = c.workdir / name
+    d.mkdir()
+    if user:
+        pw = pwd.getpwnam(user)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+    script = d / "job.sh"
+    script.write_text(COUNTER.replace("-lt 40", "-lt %d" % count))
+    os.chmod(script, 0o755)
+    out = d / "job.out"
+    node_state(c, "n2", "drain", "keep_free")
+    try:
+        r = as_user(c, user, "sbatch", "--parsable", "-D", str(d), "-p", "low", "-o", str(out),
+                    *extra, str(script))
+        assert r.returncode == 0, r.stderr
+        jobid = int(r.stdout.strip().split(";")[0])
+        j = c.wait(jobid, lambda j: j["JobState"] == "RUNNING", "running", 30)
+        assert j["NodeList"] == "n1", j
+    finally:
+        node_state(c, "n2", "resume")
+    return jobid, out, d
+
+
+def starts(d, jobid):
+    """How many times the job's script ran from its top in d (a restored job does not)."""
+    f = d / ("starts-%d.txt" % jobid)
+    return f.read_text().count("started") if f.exists() else 0
+
+
+def committed(jobid):
+    d = DIR / "images" / str(jobid)
+    return sorted(int(p.name) for p in d.iterdir() if p.name.isdigit()) if d.exists() else []
+
+
+def test_periodic_checkpoint_then_hard_kill_resumes_from_it(cl):
+    c = cl
+    jobid, out, d = submit(c, "periodic", count=200, extra=("--checkpoint=1",))
+    t0 = time.monotonic()
+    while not committed(jobid):
+        assert time.monotonic() - t0 < 100, "no periodic checkpoint after 100 s"
+        time.sleep(0.5)
+    t_ckpt = time.monotonic() - t0
+    n_at_ckpt = count_lines(out)
+    while count_lines(out) < n_at_ckpt + 6:  # lines the checkpoint does not hold
+        time.sleep(0.2)
+    c.run("scancel", "--full", "--signal=KILL", str(jobid))
+    c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "killed", 30)
+    lines_before = count_lines(out)
+    t1 = time.monotonic()
+    c.run("scontrol", "requeue", str(jobid))
+    j = c.wait(jobid, lambda j: j["JobState"] == "RUNNING" and j["Restarts"] != "0",
+               "running again", 90)
+    t_running = time.monotonic() - t1
+    j = c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "finished", 150)
+    text = out.read_text()
+    print("periodic: first checkpoint %.1f s after start; %d lines at the kill; requeue -> "
+          "running %.1f s" % (t_ckpt, lines_before, t_running))
+    assert j["JobState"] == "COMPLETED", (j, text)
+    assert text == "".join("count %d\n" % i for i in range(200)) + "done\n", text
+    assert starts(d, jobid) == 1
+
+
+def test_users_apart_and_forged_image_refused(cl):
+    c = cl
+    for u in USERS:
+        ensure_user(u)
+    jobid, out, d = submit(c, "usera", user="ckpta", count=300, extra=("--checkpoint",))
+    # the owner may checkpoint his job; root may too
+    r = ckpt(c, "ckpta", "n1", "job", "checkpoint", str(jobid))
+    assert r.returncode == 0 and "checkpoint 1 committed" in r.stdout, r.stderr
+    r = ckpt(c, None, "n1", "job", "checkpoint", str(jobid))
+    assert r.returncode == 0 and "checkpoint 2 committed" in r.stdout, r.stderr
+    # another user sees none of it and may touch nothing
+    r = ckpt(c, "ckptb", "n1", "job", "list")
+    assert r.returncode == 0 and not re.search(r"^%d " % jobid, r.stdout, re.M), r.stdout
+    r = ckpt(c, "ckptb", "n1", "job", "checkpoint", str(jobid))
+    assert r.returncode != 0 and "is not yours" in r.stderr, r.stderr
+    r = ckpt(c, "ckptb", "n1", "job", "forget", str(jobid))
+    assert r.returncode != 0 and "not yours" in r.stderr, r.stderr
+    r = ckpt(c, "ckptb", "n1", "restore", "-d", "-D", str(DIR / "images" / str(jobid) / "2"))
+    assert r.returncode != 0, r.stdout
+    r = ckpt(c, "ckpta", "n2", "job", "list", str(jobid))
+    assert r.returncode == 0 and re.search(r"^%d +2 +ckpta" % jobid, r.stdout, re.M), r.stdout
+    assert committed(jobid) == [1, 2]
+    # an image edited to claim uid 0: the restore refuses it, the job fails with the reason
+    root_pid = 2
+    tool = BUILD / "tests" / "tools" / "img_setcreds"
+    subprocess.run([str(tool), str(DIR / "images" / str(jobid) / "2"), str(root_pid), "0", "0"],
+                   check=True)
+    c.run("scontrol", "requeue", str(jobid))
+    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] in
+               FINAL_STATES | {"REQUEUE_HOLD", "PENDING"} and "refused" in out.read_text(),
+               "refused", 90)
+    text = out.read_text()
+    assert "its uids 0/0/0/0 are not the job owner's" in text, text
+    assert "checkpoint is kept" in text, text
+    assert committed(jobid) == [1, 2]
+    c.run("scancel", str(jobid), check=False)
+
+
+SRUN_JOB = """#!/bin/bash
+echo "started" >> starts-$SLURM_JOB_ID.txt
+srun --overlap sleep 300 &
+i=0
+while [ $i -lt 400 ]; do echo "count $i"; i=$((i + 1)); sleep 0.5; done
+"""
+
+
+def test_job_with_srun_steps_told_and_preempted_as_usual(cl):
+    c = cl
+    d = c.workdir / "srun"
+    d.mkdir()
+    script = d / "job.sh"
+    script.write_text(SRUN_JOB)
+    out = d / "job.out"
+    node_state(c, "n2", "drain", "keep_free")
+    try:
+        jobid = c.sbatch("-p", "low", "-D", str(d), "-o", str(out), "--open-mode=append",
+                         "--checkpoint", str(script))
+        c.wait(jobid, lambda j: j["JobState"] == "RUNNING", "running", 30)
+    finally:
+        node_state(c, "n2", "resume")
+    t0 = time.monotonic()
+    while "count 4\n" not in out.read_text():
+        assert time.monotonic() - t0 < 30, out.read_text()
+        time.sleep(0.2)
+    high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", "/dev/null", "--wrap", "sleep 20")
+    c.wait(jobid, lambda j: j["Restarts"] != "0", "requeued by Slurm", 90)
+    c.run("scancel", str(jobid), str(high), check=False)
+    text = (c.workdir / "srun" / "job.out").read_text()
+    assert not committed(jobid)
+    log = (DIR / "log" / "ckptd-n1.log").read_text()
+    assert "srun steps are running: not checkpointed (preempt)" in log, log
+    assert "ckpt: job %d runs srun steps: it cannot be checkpointed yet (preempt)" % jobid in text, text
