@@ -6,10 +6,12 @@ CKPTD_O           := $(B)/ckptd-obj
 CKPTD_SRCS        := $(wildcard ckptd/*.c)
 CKPTD_DAEMON_OBJS := $(patsubst ckptd/%.c,$(CKPTD_O)/%.o,$(filter-out ckptd/client.c ckptd/tool.c,$(CKPTD_SRCS)))
 CKPTD_CLIENT_OBJS := $(CKPTD_O)/client.o
-# libslurm for the node watcher (no slurm.pc in Debian 12); the layout and policy libraries
+# libslurm for the node watcher (no slurm.pc in Debian 12), hwloc for the node's topology in
+# each checkpoint's metadata (topo.c; hwloc knows the machines Slurm runs on better than any
+# parser of /sys we would write); the layout and policy libraries
 # take util and log from libckpt.a, so they come first.
 CKPTD_SLURM_LIBS  := $(B)/libckpt-layout.a $(B)/libckpt-policies.a
-CKPTD_LIBS        := $(shell $(PKG_CONFIG) --libs libcap) -lslurm -lpthread
+CKPTD_LIBS        := $(shell $(PKG_CONFIG) --libs libcap hwloc) -lslurm -lpthread
 
 all: $(B)/ckptd $(B)/ckptd-client
 

@@ -9,6 +9,7 @@
 #include "sjob-ckpt.h"
 #include "sjobs.h"
 #include "slurmapi.h"
+#include "topo.h"
 #include "workers.h"
 
 void sjob_ckpt_free(struct sjob_ckpt *sc)
@@ -180,6 +181,8 @@ static void fill_meta(const struct sjob *j, const struct job *job, struct layout
 		.restart_count = j->restart_count,
 		.engine_version = (char *)CKPT_VERSION,
 		.image_version = 1,
+		.cpu_features = (char *)topo_cpu_features(),
+		.topology = (char *)topo_summary(),
 		.bytes = job->stats.bytes_written,
 		.duration_ns = job->stats.total_ns,
 		.frozen_ns = job->stats.frozen_ns,

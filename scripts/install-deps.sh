@@ -9,7 +9,8 @@ pkgs=(
 	libcmocka-dev python3 python3-pytest
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	clang-format bc
-	slurmctld slurmd slurm-client munge libslurm-dev
+	clang libclang-rt-14-dev	# make fuzz: clang with libFuzzer and the sanitizers
+	slurmctld slurmd slurm-client munge libslurm-dev libhwloc-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
