@@ -201,10 +201,12 @@ def test_busy_job_preempted_output_and_file_exact(ckcluster):
     while out.read_text().count("\n") < 8 if out.exists() else True:
         assert time.monotonic() - t0 < 60, "busy job does not progress"
         time.sleep(0.2)
+    t0 = time.monotonic()
     high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", "/dev/null", "--wrap",
                     "sleep 60")
     j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
                "running again", 90)
+    print("busy: trigger -> running again on n2 in %.1f s" % (time.monotonic() - t0))
     assert j["NodeList"] == "n2", j
     j, text = finish(c, jobid, out)
     c.run("scancel", str(high), check=False)
