@@ -93,7 +93,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/libckpt.a $(CLI_LIB_OBJS)
 		$(CLI_LIB_OBJS) $(B)/libckpt.a $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # Checkpoint/restore test programs: dynamic by default, *_static.c linked statically.
-$(B)/tests/cr/%: tests/cr/%.c tests/cr/crtest.h
+$(B)/tests/cr/%: tests/cr/%.c $(wildcard tests/cr/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) -D_GNU_SOURCE -O1 -g -Wall -pthread $(if $(findstring _static,$*),-static) \
@@ -163,3 +163,5 @@ clean:
 
 # Parts with their own make fragments (ckptd/, spank/): each adds to all/test prerequisites.
 -include $(wildcard */*.mk)
+# Test parts one level down (tests/fuzz/): the same, not prerequisites of all.
+-include $(wildcard tests/*/*.mk)

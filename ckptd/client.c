@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: MIT */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include "ckptd-client.h"
 #include "ckptd.h"
+#include "tcp-wire.h"
 #include "util.h"
 
 struct ckptd_client {
 	int fd;
+	bool tcp;	    /* a TCP stream of frames, each request with a munge credential */
+	char *munge_socket; /* NULL: libmunge's default */
 };
 
-int ckptd_client_connect(const char *socket_path, struct ckptd_client **ret)
+static int connect_unix(const char *socket_path, int *ret_fd)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct ckptd_client *c;
-	int fd, r;
+	_cleanup_close_ int fd = -EBADF;
 
 	if (strlen(socket_path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
@@ -22,18 +26,65 @@ int ckptd_client_connect(const char *socket_path, struct ckptd_client **ret)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* The first address of hostport that accepts the connection. */
+static int connect_tcp(const char *hostport, int *ret_fd)
+{
+	struct addrinfo *ai = NULL;
+	int one = 1, r = tcp_wire_resolve(hostport, false, &ai);
+
+	for (const struct addrinfo *a = ai; r == 0 && a; a = a->ai_next) {
+		_cleanup_close_ int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0 || connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+			r = a->ai_next ? 0 : -errno;
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		*ret_fd = TAKE_FD(fd);
+		break;
 	}
-	c = malloc(sizeof(*c));
+	if (ai)
+		freeaddrinfo(ai);
+	return r;
+}
+
+int ckptd_client_connect(const char *address, struct ckptd_client **ret)
+{
+	bool tcp = !strncmp(address, CKPTD_TCP_PREFIX, strlen(CKPTD_TCP_PREFIX));
+	struct ckptd_client *c;
+	int fd = -EBADF, r;
+
+	if (tcp)
+		r = connect_tcp(address + strlen(CKPTD_TCP_PREFIX), &fd);
+	else
+		r = connect_unix(address, &fd);
+	if (r < 0)
+		return r;
+	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
 		return -ENOMEM;
 	}
 	c->fd = fd;
+	c->tcp = tcp;
 	*ret = c;
+	return 0;
+}
+
+int ckptd_client_set_munge_socket(struct ckptd_client *c, const char *path)
+{
+	char *s = path ? strdup(path) : NULL;
+
+	if (path && !s)
+		return -ENOMEM;
+	free(c->munge_socket);
+	c->munge_socket = s;
 	return 0;
 }
 
@@ -42,6 +93,7 @@ void ckptd_client_close(struct ckptd_client *c)
 	if (!c)
 		return;
 	close(c->fd);
+	free(c->munge_socket);
 	free(c);
 }
 
@@ -54,11 +106,73 @@ int ckptd_client_set_timeout(struct ckptd_client *c, unsigned int ms)
 	return 0;
 }
 
+static void munge_ctx_destroyp(munge_ctx_t *ctx)
+{
+	if (*ctx)
+		munge_ctx_destroy(*ctx);
+}
+
+/* A credential from munged whose payload is the packed request. */
+static int encode_cred(struct ckptd_client *c, const uint8_t *req, size_t len, char **ret)
+{
+	_cleanup_(munge_ctx_destroyp) munge_ctx_t ctx = munge_ctx_create();
+	munge_err_t e;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (c->munge_socket && munge_ctx_set(ctx, MUNGE_OPT_SOCKET, c->munge_socket) != EMUNGE_SUCCESS)
+		return -ENOMEM;
+	e = munge_encode(ret, ctx, req, (int)len);
+	return -tcp_wire_munge_errno(e);
+}
+
+/* One frame: the envelope of the request and its credential. */
+static int seal(struct ckptd_client *c, uint8_t *req, size_t len, uint8_t **ret, size_t *ret_len)
+{
+	RpcEnvelope env = RPC_ENVELOPE__INIT;
+	_cleanup_free_ char *cred = NULL;
+	size_t n;
+	int r = encode_cred(c, req, len, &cred);
+
+	if (r < 0)
+		return r;
+	env.request = (ProtobufCBinaryData){.len = len, .data = req};
+	env.credential = cred;
+	env.has_uid = true;
+	env.uid = geteuid(); /* munged vouches for the effective uid */
+	n = rpc_envelope__get_packed_size(&env);
+	if (n > CKPTD_MAX_FRAME)
+		return -EMSGSIZE;
+	*ret = malloc(CKPTD_FRAME_HDR + n);
+	if (!*ret)
+		return -ENOMEM;
+	tcp_wire_put_len(*ret, (uint32_t)n);
+	rpc_envelope__pack(&env, *ret + CKPTD_FRAME_HDR);
+	*ret_len = CKPTD_FRAME_HDR + n;
+	return 0;
+}
+
+static int send_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int send_req(struct ckptd_client *c, const RpcRequest *req)
 {
-	size_t len = rpc_request__get_packed_size(req);
-	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = rpc_request__get_packed_size(req), flen = 0;
+	_cleanup_free_ uint8_t *buf = NULL, *frame = NULL;
 	ssize_t n;
+	int r;
 
 	if (len > CKPTD_MAX_REQUEST)
 		return -EMSGSIZE;
@@ -66,10 +180,54 @@ static int send_req(struct ckptd_client *c, const RpcRequest *req)
 	if (!buf)
 		return -ENOMEM;
 	rpc_request__pack(req, buf);
+	if (c->tcp) {
+		r = seal(c, buf, len, &frame, &flen);
+		return r < 0 ? r : send_all(c->fd, frame, flen);
+	}
 	do
 		n = send(c->fd, buf, len, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : 0;
+}
+
+/* Exactly len bytes of the stream; the end of it is ECONNRESET, a timeout ETIMEDOUT. */
+static int recv_all(int fd, uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = recv(fd, buf, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_frame(struct ckptd_client *c, RpcResponse **ret)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint8_t hdr[CKPTD_FRAME_HDR];
+	uint32_t len;
+	int r = recv_all(c->fd, hdr, sizeof(hdr));
+
+	if (r < 0)
+		return r;
+	len = tcp_wire_get_len(hdr);
+	if (len == 0 || len > CKPTD_MAX_RESPONSE)
+		return -EMSGSIZE;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	r = recv_all(c->fd, buf, len);
+	if (r < 0)
+		return r;
+	*ret = rpc_response__unpack(NULL, len, buf);
+	return *ret ? 0 : -EBADMSG;
 }
 
 /* One packet: its size first (MSG_PEEK | MSG_TRUNC), then the packet, checked against the limit. */
@@ -78,6 +236,8 @@ static int recv_resp(struct ckptd_client *c, RpcResponse **ret)
 	_cleanup_free_ uint8_t *buf = NULL;
 	ssize_t n, len;
 
+	if (c->tcp)
+		return recv_frame(c, ret);
 	do
 		len = recv(c->fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	while (len < 0 && errno == EINTR);

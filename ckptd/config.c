@@ -10,6 +10,9 @@
 #include "ckptd.h"
 #include "log.h"
 #include "sink.h"
+#include "tcp-wire.h"
+
+#define CKPTD_DEFAULT_MUNGE_SOCKET "/run/munge/munge.socket.2" /* munged's own default */
 
 #define CONFIG_MAX_LINE 4096
 
@@ -46,6 +49,9 @@ static const struct key_desc keys[] = {
 	{"keep", KEY_U32, OFF(keep), 1, 1000, "checkpoints kept per job (2)"},
 	{"keep_on_completion", KEY_BOOL, OFF(keep_on_completion), 0, 0, "keep them after the job (no)"},
 	{"save_paths", KEY_STR, OFF(save_paths), 0, 0, "node-local paths saved with checkpoints (none)"},
+	{"tcp_listen", KEY_STR, OFF(tcp_listen), 0, 0, "HOST:PORT for other nodes, munge-authenticated (none: off)"},
+	{"munge_socket", KEY_STR, OFF(munge_socket), 0, 0, "munged's socket (" CKPTD_DEFAULT_MUNGE_SOCKET ")"},
+	{"tcp_timeout_ms", KEY_U32, OFF(tcp_timeout_ms), 100, 3600000, "for a TCP request or answer, ms (10000)"},
 };
 
 size_t config_nr_keys(void)
@@ -262,6 +268,22 @@ static int short_hostname(char **ret)
 	return 0;
 }
 
+/* tcp_listen (when set) is HOST:PORT, munge_socket an absolute path. */
+static int check_tcp(const struct ckptd_config *c)
+{
+	_cleanup_free_ char *host = NULL, *port = NULL;
+	int r;
+
+	if (c->munge_socket[0] != '/')
+		return pr_err("munge_socket '%s' must be an absolute path", c->munge_socket), -EINVAL;
+	if (!c->tcp_listen[0])
+		return 0;
+	r = tcp_wire_split(c->tcp_listen, &host, &port);
+	if (r == -EINVAL)
+		return pr_err("tcp_listen '%s' is not HOST:PORT", c->tcp_listen), r;
+	return r;
+}
+
 static int set_defaults(struct ckptd_config *c)
 {
 	*c = (struct ckptd_config){
@@ -283,9 +305,12 @@ static int set_defaults(struct ckptd_config *c)
 		.max_dumps = 1,
 		.keep = 2,
 		.save_paths = strdup(""),
+		.tcp_listen = strdup(""),
+		.munge_socket = strdup(CKPTD_DEFAULT_MUNGE_SOCKET),
+		.tcp_timeout_ms = 10000,
 	};
 	if (!c->socket || !c->service_user || !c->pid_file || !c->images_root || !c->node_name ||
-	    !c->save_paths)
+	    !c->save_paths || !c->tcp_listen || !c->munge_socket)
 		return -ENOMEM;
 	return 0;
 }
@@ -305,6 +330,8 @@ int config_load(const char *path, bool must_exist, const struct config_override 
 		r = (pr_err("socket '%s' must be an absolute path", c.socket), -EINVAL);
 	if (r == 0 && c.images_root[0] && c.images_root[0] != '/')
 		r = (pr_err("images_root '%s' must be an absolute path", c.images_root), -EINVAL);
+	if (r == 0)
+		r = check_tcp(&c);
 	if (r == 0 && !c.node_name[0])
 		r = short_hostname(&c.node_name);
 	if (r == 0)
@@ -325,5 +352,8 @@ void config_free(struct ckptd_config *c)
 	free(c->images_root);
 	free(c->node_name);
 	free(c->save_paths);
+	free(c->tcp_listen);
+	free(c->munge_socket);
+	c->tcp_listen = c->munge_socket = NULL;
 	c->socket = c->service_user = c->pid_file = c->images_root = c->node_name = c->save_paths = NULL;
 }

@@ -33,6 +33,10 @@ struct ckptd_config {
 	uint32_t keep;		    /* committed checkpoints kept per job */
 	bool keep_on_completion;    /* keep them after the job completed */
 	char *save_paths;	    /* comma-separated node-local paths saved with each checkpoint */
+	/* Across nodes (tcp.h): requests over TCP, each with a munge credential */
+	char *tcp_listen;	 /* "HOST:PORT"; "" (the default) for no TCP listener */
+	char *munge_socket;	 /* munged's socket, which checks the credentials */
+	uint32_t tcp_timeout_ms; /* for a TCP client to send a request, or take an answer */
 };
 
 /* A `--key value` of the command line, applied over the file. */

@@ -152,6 +152,9 @@ static int reload(void)
 		return pr_err("the configuration has errors: keeping the current one"), r;
 	if (strcmp(c->socket, cfg->socket) || c->socket_mode != cfg->socket_mode)
 		pr_warn("a new socket or socket_mode takes a restart");
+	if (strcmp(c->tcp_listen, cfg->tcp_listen) || strcmp(c->munge_socket, cfg->munge_socket))
+		pr_warn("a new tcp_listen or munge_socket takes a restart");
+	server_set_tcp_timeout(c->tcp_timeout_ms);
 	sink_set_level(c->log_level);
 	server_set_max_clients(c->max_clients);
 	pool_configure(c->workers, c->queue_max, c->history);
@@ -281,6 +284,8 @@ int main(int argc, char **argv)
 	r = setup_process();
 	if (r == 0)
 		r = server_listen(cfg->socket, cfg->socket_mode, &lfd);
+	if (r == 0 && *cfg->tcp_listen) /* off by default: other nodes, with munge credentials */
+		r = server_listen_tcp(cfg->tcp_listen, cfg->munge_socket, cfg->tcp_timeout_ms);
 	if (r == 0 && !args.foreground) {
 		r = daemonize();
 		if (r > 0) {

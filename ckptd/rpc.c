@@ -3,6 +3,7 @@
 #include "ckptd.h"
 #include "log.h"
 #include "rpc.h"
+#include "rpc-decode.h"
 #include "rpc.pb-c.h"
 #include "server.h"
 #include "sjob-ckpt.h"
@@ -207,8 +208,6 @@ static int on_cancel(struct conn *c, const RpcRequest *req)
 	char *why = NULL;
 	int r;
 
-	if (!req->cancel)
-		return rpc_reply_error(c, req->type, EINVAL, "cancel request without its cancel part", false);
 	r = pool_cancel(req->cancel->job_id, p, rpc_privileged(p), &why);
 	if (r < 0)
 		return rpc_refuse(c, req->type, r, why);
@@ -241,20 +240,6 @@ static int queue_job(struct conn *c, struct job *job)
 	return RPC_PENDING;
 }
 
-/*
- * 0 when dir may be used; else the request was refused (answered) and *ret is what to return.
- * Not folded into one value: RPC_KEEP is 0 too, and a refused request must not be queued.
- */
-static int check_dir(struct conn *c, int type, const char *dir, int *ret)
-{
-	char *why = NULL;
-	int r = auth_check_path(dir, &why);
-
-	if (r < 0)
-		*ret = rpc_refuse(c, type, r, why);
-	return r;
-}
-
 static int on_dump(struct conn *c, const RpcRequest *req)
 {
 	const RpcDumpReq *d = req->dump;
@@ -263,15 +248,7 @@ static int on_dump(struct conn *c, const RpcRequest *req)
 	char *why = NULL;
 	int r;
 
-	if (!d)
-		return rpc_reply_error(c, req->type, EINVAL, "dump request without its dump part", false);
-	if (d->pid <= 0)
-		return rpc_reply_error(c, req->type, EINVAL, "pid must be positive", true);
-	if (d->leave_running && d->leave_stopped)
-		return rpc_reply_error(c, req->type, EINVAL,
-				       "leave_running and leave_stopped exclude each other", true);
-	if (check_dir(c, req->type, d->images_dir, &r) < 0)
-		return r;
+	/* Its form (pid, flags, path) was checked by rpc_decode_request(). */
 	if (d->freeze_cgroup && !rpc_privileged(p))
 		return rpc_refuse(c, req->type, -EPERM,
 				  strdup("freeze_cgroup is for root and the service account"));
@@ -299,14 +276,7 @@ static int on_restore(struct conn *c, const RpcRequest *req)
 	const RpcRestoreReq *d = req->restore;
 	const struct peer *p = conn_peer(c);
 	struct job *job;
-	int r;
 
-	if (!d)
-		return rpc_reply_error(c, req->type, EINVAL, "restore request without its restore part",
-				       false);
-	if (check_dir(c, req->type, d->images_dir, &r) < 0 ||
-	    (d->pidfile && check_dir(c, req->type, d->pidfile, &r) < 0))
-		return r;
 	if (d->pidfile && !rpc_privileged(p))
 		return rpc_refuse(c, req->type, -EPERM,
 				  strdup("pidfile is for root and the service account"));
@@ -352,21 +322,16 @@ static int dispatch(struct conn *c, const RpcRequest *req)
 
 int rpc_handle(struct conn *c, const uint8_t *buf, size_t len)
 {
+	struct rpc_reject rj;
 	RpcRequest *req;
-	char msg[96];
-	int r;
+	int r = rpc_decode_request(buf, len, &req, &rj);
 
-	if (len == 0)
-		return rpc_reply_error(c, 0, EINVAL, "empty request", false);
-	if (len > CKPTD_MAX_REQUEST) {
-		snprintf(msg, sizeof(msg), "request of %zu bytes is larger than %u", len, CKPTD_MAX_REQUEST);
-		return rpc_reply_error(c, 0, EMSGSIZE, msg, false);
-	}
-	req = rpc_request__unpack(NULL, len, buf);
-	if (!req) {
-		pr_debug("bad input: undecodable request of %zu bytes from uid %u (pid %d)", len,
-			 (unsigned int)conn_peer(c)->uid, (int)conn_peer(c)->pid);
-		return rpc_reply_error(c, 0, EBADMSG, "the request could not be decoded", false);
+	if (r < 0) {
+		pr_debug("bad input: %s request from uid %u (pid %d): %s", rpc_type_name(rj.type),
+			 (unsigned int)conn_peer(c)->uid, (int)conn_peer(c)->pid, rj.why ?: strerror(-r));
+		r = rpc_reply_error(c, rj.type, -r, rj.why, rj.keep);
+		free(rj.why);
+		return r;
 	}
 	r = dispatch(c, req);
 	rpc_request__free_unpacked(req, NULL);

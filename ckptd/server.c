@@ -8,18 +8,19 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "ckptd.h"
+#include "conn.h"
 #include "log.h"
+#include "mauth.h"
 #include "rpc.h"
 #include "server.h"
+#include "tcp.h"
 
-struct conn {
-	int fd;
-	struct peer peer;
-};
-
-enum { TAG_LISTEN = 1, TAG_SIGNAL = 2 };
+/* epoll tags of the fds that are not clients (whose tag is their struct conn). */
+enum { TAG_LISTEN = 1, TAG_SIGNAL = 2, TAG_TCP = 3, TAG_MAUTH = 4 };
 
 static int epfd = -EBADF;
+static int tcp_fd = -EBADF; /* the TCP listener, when tcp_listen is set */
+static char *munge_socket;
 static atomic_uint nr_conns;
 static atomic_uint max_conns = 1024;
 static uint8_t *rx_buf; /* the event loop's only: requests are read by one thread */
@@ -33,6 +34,8 @@ int conn_send(struct conn *c, const void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->tcp)
+		return tcp_send(c, buf, len);
 	do
 		n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
@@ -41,8 +44,31 @@ int conn_send(struct conn *c, const void *buf, size_t len)
 	return 0;
 }
 
-static void conn_close(struct conn *c)
+struct conn *conn_new(int fd)
 {
+	struct conn *c;
+
+	if (atomic_load(&nr_conns) >= atomic_load(&max_conns)) {
+		pr_debug("too many clients (%u): closing a new one", atomic_load(&max_conns));
+		close(fd);
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	atomic_fetch_add(&nr_conns, 1);
+	return c;
+}
+
+void conn_close(struct conn *c)
+{
+	/* Explicitly: a forked child may still hold the fd, and with it the registration. */
+	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->tcp)
+		tcp_forget(c);
 	close(c->fd);
 	peer_free(&c->peer);
 	free(c);
@@ -53,6 +79,11 @@ void conn_release(struct conn *c, bool keep)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
 
+	if (c->tcp) {
+		if (!tcp_release(c, keep))
+			conn_close(c);
+		return;
+	}
 	if (keep && epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
 		return;
 	conn_close(c);
@@ -123,25 +154,14 @@ int server_listen(const char *path, uint32_t mode, int *ret_fd)
 static void accept_one(int cfd)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT};
-	struct conn *c;
+	struct conn *c = conn_new(cfd);
 
-	if (atomic_load(&nr_conns) >= atomic_load(&max_conns)) {
-		pr_debug("too many clients (%u): closing a new one", atomic_load(&max_conns));
-		close(cfd);
+	if (!c)
 		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(cfd);
-		return;
-	}
-	c->fd = cfd;
 	if (peer_from_socket(cfd, &c->peer) < 0) {
-		close(cfd);
-		free(c);
+		conn_close(c);
 		return;
 	}
-	atomic_fetch_add(&nr_conns, 1);
 	ev.data.ptr = c;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &ev) < 0) {
 		pr_perror("epoll_ctl");
@@ -149,17 +169,54 @@ static void accept_one(int cfd)
 	}
 }
 
-static void accept_all(int lfd)
+/*
+ * Out of fds (EMFILE, ENFILE), the pending client would wake epoll at once again, forever:
+ * give up a spare fd to accept it, and close it, a clean refusal (the way libev and nginx do).
+ * 0 when refused, -errno when even that failed.
+ */
+static int refuse_one(int lfd, int *spare)
 {
+	int cfd;
+
+	if (*spare < 0)
+		return pr_perror("accept: out of file descriptors, none spare");
+	close(*spare);
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd >= 0)
+		close(cfd);
+	else if (errno != EAGAIN) /* EAGAIN: the client gave up meanwhile */
+		pr_perror("accept");
+	*spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (cfd < 0)
+		return -EMFILE;
+	pr_warn("out of file descriptors (max_clients too high for RLIMIT_NOFILE?): refused a client");
+	return 0;
+}
+
+/* The clients of lfd, the unix socket or (tcp) the TCP listener. */
+static void accept_all(int lfd, bool tcp)
+{
+	static int spare = -EBADF;
+
+	if (spare < 0)
+		spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (;;) {
 		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (cfd >= 0) {
-			accept_one(cfd);
+			if (tcp)
+				tcp_accept_one(cfd);
+			else
+				accept_one(cfd);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
+		if (errno == EMFILE || errno == ENFILE) {
+			if (refuse_one(lfd, &spare) == 0)
+				continue;
+			return;
+		}
 		if (errno != EAGAIN)
 			pr_perror("accept");
 		return;
@@ -176,6 +233,10 @@ static void on_client(struct conn *c, uint32_t events)
 	ssize_t n;
 	int r;
 
+	if (c->tcp) {
+		tcp_on_event(c, events);
+		return;
+	}
 	do
 		n = recv(c->fd, rx_buf, CKPTD_MAX_REQUEST, MSG_TRUNC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
@@ -219,6 +280,32 @@ static int add_fd(int fd, uint64_t tag)
 	return 0;
 }
 
+static int setup_tcp(void)
+{
+	int efd = -EBADF;
+	int r = tcp_start(epfd, munge_socket, &efd);
+
+	if (r == 0)
+		r = add_fd(efd, TAG_MAUTH);
+	if (r == 0)
+		r = add_fd(tcp_fd, TAG_TCP);
+	return r;
+}
+
+int server_listen_tcp(const char *hostport, const char *munge_sock, uint32_t timeout_ms)
+{
+	tcp_set_timeout(timeout_ms);
+	munge_socket = strdup(munge_sock);
+	if (!munge_socket)
+		return -ENOMEM;
+	return tcp_listen(hostport, &tcp_fd);
+}
+
+void server_set_tcp_timeout(uint32_t ms)
+{
+	tcp_set_timeout(ms);
+}
+
 static int setup(int listen_fd, int *ret_sfd)
 {
 	sigset_t set;
@@ -240,6 +327,8 @@ static int setup(int listen_fd, int *ret_sfd)
 	r = add_fd(listen_fd, TAG_LISTEN);
 	if (r == 0)
 		r = add_fd(*ret_sfd, TAG_SIGNAL);
+	if (r == 0 && tcp_fd >= 0)
+		r = setup_tcp();
 	return r;
 }
 
@@ -250,20 +339,31 @@ int server_run(int listen_fd, const struct server_hooks *hooks)
 	int r = setup(listen_fd, &sfd);
 
 	while (r == 0) {
-		int n = epoll_wait(epfd, evs, (int)ARRAY_SIZE(evs), -1);
+		int n = epoll_wait(epfd, evs, (int)ARRAY_SIZE(evs), tcp_fd >= 0 ? tcp_expire() : -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return pr_perror("epoll_wait");
+		if (n < 0) {
+			r = pr_perror("epoll_wait");
+			break;
+		}
 		for (int i = 0; i < n && r == 0; i++) {
 			if (evs[i].data.u64 == TAG_LISTEN)
-				accept_all(listen_fd);
+				accept_all(listen_fd, false);
+			else if (evs[i].data.u64 == TAG_TCP)
+				accept_all(tcp_fd, true);
+			else if (evs[i].data.u64 == TAG_MAUTH)
+				mauth_drain();
 			else if (evs[i].data.u64 == TAG_SIGNAL)
 				r = on_signal(sfd, hooks);
 			else
 				on_client(evs[i].data.ptr, evs[i].events);
 		}
+	}
+	if (tcp_fd >= 0) {
+		tcp_stop();
+		close(tcp_fd);
+		tcp_fd = -EBADF;
 	}
 	return r < 0 ? r : 0;
 }

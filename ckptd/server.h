@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The listening socket and the event loop: one thread, epoll over the socket, a signalfd
- * and every client. A client's socket is watched one request at a time (EPOLLONESHOT): the
+ * and every client (and the TCP listener with its clients, tcp.h). A client's socket is watched one request at a time (EPOLLONESHOT): the
  * answer, sent by this thread or by a worker, re-arms it.
  */
 #ifndef CKPTD_SERVER_H
@@ -27,6 +27,12 @@ struct server_hooks {
 	int (*reload)(void); /* SIGHUP */
 };
 void server_set_max_clients(uint32_t n);
+/*
+ * Also listen on TCP "HOST:PORT" for requests from other nodes, checked by munged at
+ * munge_sock; a client gets timeout_ms for each request and answer (tcp.h).
+ */
+int server_listen_tcp(const char *hostport, const char *munge_sock, uint32_t timeout_ms);
+void server_set_tcp_timeout(uint32_t ms);
 /* Serve until SIGTERM or SIGINT. The caller blocked those signals (and SIGHUP) in every thread. */
 int server_run(int listen_fd, const struct server_hooks *hooks);
 

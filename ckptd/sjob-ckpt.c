@@ -167,6 +167,14 @@ static void resume_job(const struct sjob *j)
 		resume_tree(j->pid, 0);
 }
 
+/* SIGKILL to the job's tree, which was left stopped: its namespace's init, or each task. */
+static void end_job(const struct sjob *j)
+{
+	if (j->init_pid > 0 && kill(j->init_pid, SIGKILL) == 0)
+		return;
+	kill(j->pid, SIGKILL);
+}
+
 static void fill_meta(const struct sjob *j, const struct job *job, struct layout_meta *m, char *node)
 {
 	const struct sjob_ckpt *sc = job->sc;
@@ -219,6 +227,12 @@ static void leave_node(struct job *job, const struct sjob *j, bool slurm)
 		     sc->seq);
 		return;
 	}
+	/*
+	 * The tree must not run again after its checkpoint: slurmstepd sends SIGCONT before it
+	 * kills a step, and a tree that ran on would find its files changed at restore (or
+	 * write lines twice). The init's death ends its whole PID namespace at once.
+	 */
+	end_job(j);
 	r = slurmapi_leave(sc->job_id, !sc->requeue, &why);
 	if (r == 0) {
 		sc->requeued = sc->requeue;
@@ -227,9 +241,9 @@ static void leave_node(struct job *job, const struct sjob *j, bool slurm)
 			sc->requeue ? "requeued" : "cancelled", sc->seq);
 		return;
 	}
-	resume_job(j);
-	fail(job, -r, "checkpoint %u committed, but %s; the job goes on here", sc->seq,
-	     why ?: "slurmctld failed");
+	fail(job, -r, "checkpoint %u committed and the tree ended, but %s: requeue the job by hand "
+		 "(scontrol requeue %u) to go on from it",
+	     sc->seq, why ?: "slurmctld failed", sc->job_id);
 	free(why);
 }
 

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Requeue the job (or cancel it with SIGKILL): 0, or -EIO with *ret_why (malloc'ed). */
+/* Requeue the job (or cancel it), retrying while its end is under way: 0, or -EIO with *ret_why. */
 int slurmapi_leave(uint32_t job_id, bool cancel, char **ret_why);
 
 #endif

@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include "anonfd.h"
 #include "arena.h"
 #include "dump-task.h"
+#include "fifo.h"
 #include "files.h"
 #include "pipes.h"
 #include "precheck.h"
@@ -18,6 +20,7 @@
 #include "image.h"
 #include "imgdir.h"
 #include "infect.h"
+#include "locks.h"
 #include "log.h"
 #include "mem.h"
 #include "pstree.pb-c.h"
@@ -311,9 +314,15 @@ static int dump_files_and_tasks(struct dump_ctx *ctx)
 	if (r == 0)
 		r = pipes_dump(ctx->dirfd, &ctx->tree, fds);
 	if (r == 0)
-		r = unixsk_dump(ctx->dirfd, &ctx->tree, fds);
+		r = unixsk_dump(ctx->dirfd, &ctx->tree, fds, ctx->opts->ext_unix_sk);
 	if (r == 0)
 		r = files_share_ids(&ctx->tree, fds);
+	if (r == 0 && ctx->opts->file_locks)
+		r = locks_dump(&ctx->tree, fds);
+	if (r == 0)
+		r = fifo_dump(ctx->dirfd, &ctx->tree, fds);
+	if (r == 0)
+		r = anonfd_dump(ctx->dirfd, &ctx->tree, fds);
 	if (r == 0)
 		r = shmem_note_fds(&ctx->shm, &ctx->tree, fds);
 	if (r == 0)
@@ -333,7 +342,7 @@ static int dump_tree(struct dump_ctx *ctx)
 {
 	int r;
 
-	r = precheck_tree(&ctx->tree);
+	r = precheck_tree(&ctx->tree, ctx->opts);
 	if (r < 0)
 		return r;
 	r = tree_ns_pids(&ctx->tree);

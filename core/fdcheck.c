@@ -7,6 +7,8 @@
  * getsockname, getpeername: socket(7)). Locks are the "lock:" lines of /proc/PID/fdinfo/FD,
  * which lists the locks and leases held through that fd (proc(5)).
  *
+ * Eventfd, timerfd, signalfd, epoll and inotify instances are not refused: anonfd.c dumps them.
+ *
  * An anonymous inode is never an external object: nothing outside the tree can hand an
  * equivalent one back, so --inherit-fd does not apply to it.
  */
@@ -15,6 +17,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include "anonfd.h"
 #include "fdcheck.h"
 #include "log.h"
 #include "pipes.h"
@@ -90,7 +93,7 @@ const char *fdcheck_lock_kind_buf(const char *buf)
 	return NULL;
 }
 
-static int check_locks(pid_t pid, int fd)
+static int check_locks(pid_t pid, int fd, bool file_locks)
 {
 	_cleanup_free_ char *buf = NULL;
 	const char *kind;
@@ -104,10 +107,14 @@ static int check_locks(pid_t pid, int fd)
 	if (r < 0)
 		return pr_err_errno(r, "pid %d: fd %d: reading its fdinfo", pid, fd);
 	kind = fdcheck_lock_kind_buf(buf);
-	if (kind)
-		return pr_err("pid %d: fd %d: holds a%s %s; --file-locks is not supported yet", pid, fd,
+	if (kind && file_locks && strstr(kind, "lock"))
+		return 0; /* flock, POSIX, OFD: locks_dump() */
+	if (kind && strstr(kind, "lock"))
+		return pr_err("pid %d: fd %d: holds a%s %s: dump with --file-locks", pid, fd,
 			      strchr("aeiouAEIOU", kind[0]) ? "n" : "", kind),
 		       -ENOTSUP;
+	if (kind)
+		return pr_err("pid %d: fd %d: holds a %s: not supported", pid, fd, kind), -ENOTSUP;
 	return 0;
 }
 
@@ -160,29 +167,6 @@ static int refuse_inet(pid_t pid, int fd, int sk, int type, int proto)
 	return pr_err("pid %d: fd %d: %s bound to %s: not supported", pid, fd, what, a), -ENOTSUP;
 }
 
-static int refuse_unix(pid_t pid, int fd, int sk)
-{
-	struct sockaddr_un sa = {};
-	socklen_t len = sizeof(sa);
-	size_t off = offsetof(struct sockaddr_un, sun_path);
-	int listening = 0;
-	socklen_t il = sizeof(listening);
-	char name[sizeof(sa.sun_path) + 2];
-
-	if (getsockname(sk, (struct sockaddr *)&sa, &len) < 0)
-		return pr_perror("pid %d: fd %d: getsockname", pid, fd);
-	getsockopt(sk, SOL_SOCKET, SO_ACCEPTCONN, &listening, &il);
-	if (len <= off && !listening)
-		return 0; /* unnamed: a socketpair end, or connected to a peer somewhere */
-	if (len > off && sa.sun_path[0] == '\0')
-		snprintf(name, sizeof(name), "@%.*s", (int)(len - off - 1), sa.sun_path + 1);
-	else
-		snprintf(name, sizeof(name), "%.*s", (int)strnlen(sa.sun_path, len - off), sa.sun_path);
-	return pr_err("pid %d: fd %d: unix socket %s '%s': not supported", pid, fd,
-		      listening ? "listening on" : "bound to", name),
-	       -ENOTSUP;
-}
-
 static int check_socket(pid_t pid, int fd)
 {
 	_cleanup_close_ int sk = pipes_grab_fd(pid, fd);
@@ -197,7 +181,7 @@ static int check_socket(pid_t pid, int fd)
 		return pr_perror("pid %d: fd %d: asking its socket family", pid, fd);
 	switch (family) {
 	case AF_UNIX:
-		return refuse_unix(pid, fd, sk);
+		return 0; /* unixsk.c and unixsk-bound.c decide, and refuse by name */
 	case AF_INET:
 	case AF_INET6:
 		return refuse_inet(pid, fd, sk, type, proto);
@@ -212,7 +196,7 @@ static int check_socket(pid_t pid, int fd)
 	}
 }
 
-static int check_fd(pid_t pid, int fd)
+static int check_fd(pid_t pid, int fd, bool file_locks)
 {
 	_cleanup_free_ char *link = NULL;
 	const char *kind;
@@ -225,7 +209,7 @@ static int check_fd(pid_t pid, int fd)
 		return 0;
 	if (r < 0)
 		return pr_err_errno(r, "pid %d: fd %d: readlink", pid, fd);
-	kind = fdcheck_anon_kind(link);
+	kind = anonfd_link_kind(link) ? NULL : fdcheck_anon_kind(link); /* restored: anonfd.c */
 	if (kind && !strcmp(kind, "anonymous inode"))
 		return pr_err("pid %d: fd %d: anonymous inode '%s': not supported", pid, fd, link), -ENOTSUP;
 	if (kind)
@@ -235,10 +219,10 @@ static int check_fd(pid_t pid, int fd)
 		if (r < 0)
 			return r;
 	}
-	return check_locks(pid, fd);
+	return check_locks(pid, fd, file_locks);
 }
 
-int fdcheck_task(const struct task *task)
+int fdcheck_task(const struct task *task, bool file_locks)
 {
 	_cleanup_free_ int *fds = NULL;
 	size_t n;
@@ -250,7 +234,7 @@ int fdcheck_task(const struct task *task)
 	if (r < 0)
 		return pr_err_errno(r, "pid %d: listing its fds", task->pid);
 	for (size_t i = 0; i < n; i++) {
-		r = check_fd(task->pid, fds[i]);
+		r = check_fd(task->pid, fds[i], file_locks);
 		if (r < 0)
 			return r;
 	}

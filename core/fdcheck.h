@@ -2,16 +2,17 @@
 /*
  * Fds no restore could bring back, refused at dump time before the tree is touched, each
  * with a message that names the pid, the fd and the kind of object: anonymous-inode files
- * (eventfd, epoll, signalfd, timerfd, inotify, fanotify, io_uring, perf_event, bpf, pidfd,
- * userfaultfd, ...), sockets other than unix ones, unix sockets bound to a name or
- * listening, and files holding locks or leases.
+ * (fanotify, io_uring, perf_event, bpf, pidfd, userfaultfd, ...; eventfd, epoll, signalfd,
+ * timerfd and inotify are dumped: anonfd.c), sockets other than unix ones (unix sockets:
+ * unixsk.c), and files holding leases, or locks without --file-locks (locks.c).
  */
 #ifndef CKPT_FDCHECK_H
 #define CKPT_FDCHECK_H
 
 #include "pstree.h"
 
-int fdcheck_task(const struct task *task);
+/* With file_locks, flock, POSIX and OFD locks pass (locks.c dumps them); leases never do. */
+int fdcheck_task(const struct task *task, bool file_locks);
 
 /* The first lock of an fdinfo text ("lock:" lines, proc(5)), e.g. "POSIX lock"; NULL if none. */
 const char *fdcheck_lock_kind_buf(const char *fdinfo);

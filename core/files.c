@@ -9,8 +9,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include "anonfd.h"
 #include "files.h"
 #include "image.h"
+#include "locks.h"
 #include "log.h"
 #include "proc.h"
 
@@ -75,6 +77,10 @@ static int fd_describe(const struct task *task, int fd, FdEntry *e)
 		e->ext_key = TAKE_PTR(link);
 		return 0;
 	}
+	/* FIFOs, eventfd, timerfd, signalfd, epoll, inotify: anonfd.c */
+	r = anonfd_describe(task->pid, fd, link, &st, e);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
 		return fd_external(e, link, false);
 	if (S_ISCHR(st.st_mode) && is_tty_dev(st.st_rdev))
@@ -156,6 +162,7 @@ void files_free(struct fd_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i]->path);
 		free(l->v[i]->ext_key);
+		locks_free(l->v[i]);
 		free(l->v[i]);
 	}
 	free(l->v);

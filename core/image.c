@@ -17,9 +17,12 @@
 #include "pstree.pb-c.h"
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
+#include "anonfd.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "fifo.pb-c.h"
 #include "savedfile.pb-c.h"
 #include "shmem.pb-c.h"
+#include "unixsk.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "image.h"
 #include "log.h"
@@ -61,6 +64,9 @@ static const struct img_kind_info kinds[IMG__MAX] = {
 	[IMG_SAVED] = {"savedfiles", IMG_MAGIC('S', 'F'), false, &saved_file_entry__descriptor, NULL},
 	[IMG_SHMEM] = {"shmem", IMG_MAGIC('S', 'H'), false, &shmem_entry__descriptor, NULL},
 	[IMG_SHMDATA] = {"shmdata", IMG_MAGIC('S', 'D'), false, &shmem_chunk__descriptor, NULL},
+	[IMG_FIFO] = {"fifo", IMG_MAGIC('F', 'I'), false, &fifo_entry__descriptor, NULL},
+	[IMG_UNIXSK] = {"unixsk-sk", IMG_MAGIC('U', 'S'), false, &unix_sk_entry__descriptor, NULL},
+	[IMG_ANONFD] = {"anonfd", IMG_MAGIC('A', 'F'), false, &anon_fd_entry__descriptor, NULL},
 };
 
 struct img {

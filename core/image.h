@@ -32,6 +32,9 @@ enum img_kind {
 	IMG_SAVED,
 	IMG_SHMEM,
 	IMG_SHMDATA,
+	IMG_FIFO,
+	IMG_ANONFD,
+	IMG_UNIXSK,
 	IMG__MAX,
 };
 

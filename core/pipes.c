@@ -102,20 +102,17 @@ static int other_end_closed(const struct pipe_ref *p)
 	return !!(pfd.revents & (p->rd ? POLLHUP : POLLERR));
 }
 
-static int peek_data(const struct pipe_ref *p, uint32_t *ret_size, uint8_t **ret_data, size_t *ret_len)
+int pipes_peek_fd(int fd, bool readable, uint32_t *ret_size, uint8_t **ret_data, size_t *ret_len)
 {
-	_cleanup_close_ int fd = -EBADF, rd = -EBADF, wr = -EBADF;
+	_cleanup_close_ int rd = -EBADF, wr = -EBADF;
 	_cleanup_free_ uint8_t *buf = NULL;
 	int mine[2];
 	ssize_t n;
 	int size, r;
 
-	fd = p->rd ? pipes_grab_fd(p->rd_pid, p->rd_fd) : pipes_grab_fd(p->wr_pid, p->wr_fd);
-	if (fd < 0)
-		return fd;
 	size = fcntl(fd, F_GETPIPE_SZ);
 	if (size <= 0)
-		return pr_perror("pid %d: fd %d: F_GETPIPE_SZ", p->rd_pid, p->rd_fd);
+		return -errno;
 	if (pipe2(mine, O_CLOEXEC | O_NONBLOCK) < 0)
 		return pr_perror("pipe2");
 	rd = mine[0];
@@ -123,9 +120,9 @@ static int peek_data(const struct pipe_ref *p, uint32_t *ret_size, uint8_t **ret
 	if (fcntl(wr, F_SETPIPE_SZ, size) < size)
 		return pr_perror("F_SETPIPE_SZ %d", size);
 	/* Only a read end can be teed; a pipe nobody reads any more keeps nothing worth saving. */
-	n = p->rd ? tee(fd, wr, (size_t)size, SPLICE_F_NONBLOCK) : 0;
+	n = readable ? tee(fd, wr, (size_t)size, SPLICE_F_NONBLOCK) : 0;
 	if (n < 0 && errno != EAGAIN)
-		return pr_perror("pid %d: fd %d: tee of the pipe's data", p->rd_pid, p->rd_fd);
+		return -errno;
 	n = n < 0 ? 0 : n;
 	buf = malloc((size_t)n + 1);
 	if (!buf)
@@ -136,6 +133,21 @@ static int peek_data(const struct pipe_ref *p, uint32_t *ret_size, uint8_t **ret
 	*ret_size = (uint32_t)size;
 	*ret_data = TAKE_PTR(buf);
 	*ret_len = (size_t)n;
+	return 0;
+}
+
+static int peek_data(const struct pipe_ref *p, uint32_t *ret_size, uint8_t **ret_data, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	fd = p->rd ? pipes_grab_fd(p->rd_pid, p->rd_fd) : pipes_grab_fd(p->wr_pid, p->wr_fd);
+	if (fd < 0)
+		return fd;
+	r = pipes_peek_fd(fd, p->rd, ret_size, ret_data, ret_len);
+	if (r < 0)
+		return pr_err_errno(r, "pid %d: fd %d: reading the data of pipe %" PRIu64,
+				    p->rd ? p->rd_pid : p->wr_pid, p->rd ? p->rd_fd : p->wr_fd, p->id);
 	return 0;
 }
 
@@ -190,7 +202,9 @@ int pipes_dump(int dirfd, const struct pstree *t, struct fd_list *fds)
 
 static bool is_plain_file(const FdEntry *e)
 {
-	return e->kind == FD_KIND__FD_REG || e->kind == FD_KIND__FD_DIR || e->kind == FD_KIND__FD_CHR;
+	/* FIFOs and anonymous-inode kinds share descriptions the same way: anonfd.c */
+	return e->kind == FD_KIND__FD_REG || e->kind == FD_KIND__FD_DIR || e->kind == FD_KIND__FD_CHR ||
+	       (e->kind >= FD_KIND__FD_FIFO && e->kind <= FD_KIND__FD_INOTIFY);
 }
 
 /* An earlier fd of the tree with the same open file description as (pid, e), or NULL. */

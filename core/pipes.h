@@ -13,6 +13,12 @@
  */
 int pipes_dump(int dirfd, const struct pstree *t, struct fd_list *fds);
 
+/*
+ * Capacity and queued bytes of the pipe or FIFO fd (ours), read without consuming them (tee);
+ * no data unless readable (a write-only end cannot be teed). -errno on failure.
+ */
+int pipes_peek_fd(int fd, bool readable, uint32_t *ret_size, uint8_t **ret_data, size_t *ret_len);
+
 /* A copy of fd of task pid in our own table (pidfd_getfd(2)), O_CLOEXEC; logs on failure. */
 int pipes_grab_fd(pid_t pid, int fd);
 

@@ -9,7 +9,7 @@
 #include "procattr.h"
 #include "seccomp.h"
 
-int precheck_tree(const struct pstree *t)
+int precheck_tree(const struct pstree *t, const struct ckpt_dump_opts *opts)
 {
 	for (size_t i = 0; i < t->nr_tasks; i++) {
 		const struct task *task = t->tasks[i];
@@ -17,7 +17,7 @@ int precheck_tree(const struct pstree *t)
 
 		if (task->zombie)
 			continue;
-		r = fdcheck_task(task);
+		r = fdcheck_task(task, opts->file_locks);
 		if (r == 0)
 			r = procattr_check(task);
 		if (r == 0)

@@ -6,8 +6,9 @@
 #ifndef CKPT_PRECHECK_H
 #define CKPT_PRECHECK_H
 
+#include "ckpt.h"
 #include "pstree.h"
 
-int precheck_tree(const struct pstree *t);
+int precheck_tree(const struct pstree *t, const struct ckpt_dump_opts *opts);
 
 #endif

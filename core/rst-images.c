@@ -323,8 +323,15 @@ static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 			return pr_err("pid %u: fd %u: its pipe is missing from 'pipes.img'", pid, e->fd),
 			       -EBADMSG;
 		return 0;
+	case FD_KIND__FD_FIFO:
+	case FD_KIND__FD_EVENTFD:
+	case FD_KIND__FD_TIMERFD:
+	case FD_KIND__FD_SIGNALFD:
+	case FD_KIND__FD_EPOLL:
+	case FD_KIND__FD_INOTIFY:
+		return rst_anonfd_check_fd(t, pid, e); /* rst-anonfd.c */
 	case FD_KIND__FD_UNIX:
-		if (!e->has_sk_id || !rst_find_unix(t, e->sk_id, NULL))
+		if (!e->has_sk_id || (!rst_find_unix(t, e->sk_id, NULL) && !rst_unixsk_find(t, e->sk_id)))
 			return pr_err("pid %u: fd %u: its socket is missing from 'unixsk.img'", pid, e->fd),
 			       -EBADMSG;
 		return 0;
@@ -604,7 +611,10 @@ static int place_pipes(struct rst_tree *t)
 				p->creator = lca(t, p->creator, (int)i);
 			} else if (e->kind == FD_KIND__FD_UNIX) {
 				u = rst_find_unix(t, e->sk_id, NULL);
-				u->creator = lca(t, u->creator, (int)i);
+				if (u)
+					u->creator = lca(t, u->creator, (int)i);
+				else
+					t->unixsk_creator = lca(t, t->unixsk_creator, (int)i);
 			}
 		}
 	t->pipe_fd_base = top;
@@ -641,6 +651,10 @@ int rst_load(struct rst_tree *t, int dirfd)
 	if (r < 0)
 		return r;
 	r = load_unix(t);
+	if (r == 0)
+		r = rst_unixsk_load(t);
+	if (r == 0)
+		r = rst_anonfd_load(t);
 	if (r < 0)
 		return r;
 	r = savedfiles_load(dirfd, &t->saved, &t->n_saved);
@@ -673,9 +687,12 @@ int rst_load(struct rst_tree *t, int dirfd)
 	r = procattr_validate(t);
 	if (r == 0)
 		r = seccomp_validate(t);
+	if (r == 0)
+		r = rst_locks_validate(t);
 	if (r < 0)
 		return r;
-	return place_pipes(t);
+	r = place_pipes(t);
+	return r < 0 ? r : rst_anonfd_place(t);
 }
 
 void rst_free(struct rst_tree *t)
@@ -705,8 +722,10 @@ void rst_free(struct rst_tree *t)
 	for (size_t i = 0; i < t->n_unix; i++)
 		protobuf_c_message_free_unpacked(&t->unix_pairs[i].ue->base, NULL);
 	free(t->unix_pairs);
+	rst_unixsk_free(t);
 	free(t->files);
 	rst_shmem_free(t);
+	rst_anonfd_free(t);
 	savedfiles_free(t->saved, t->n_saved);
 	free(t->pstree);
 	free(t->tasks);

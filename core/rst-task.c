@@ -122,7 +122,7 @@ static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, con
 		int end = 0;
 		const struct rst_unix *u = rst_find_unix(t, e->sk_id, &end);
 
-		fd = fcntl(u->fd[end], F_DUPFD_CLOEXEC, 0);
+		fd = fcntl(u ? u->fd[end] : rst_unixsk_find(t, e->sk_id)->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
 			return pr_perror("pid %u: fd %u: its socket", pid, e->fd);
 		return fd;
@@ -133,6 +133,8 @@ static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, con
 			return pr_perror("pid %u: fd %u: sharing '%s'", pid, e->fd, e->path);
 		return fd;
 	}
+	if (rst_anonfd_kind(e))
+		return rst_anonfd_open(t, pid, e);
 	if (e->has_shmem_id)
 		return rst_shmem_open_fd(t, pid, e);
 	return open_plain(pid, e, rst_inherited_file(t, e) >= 0 ? inh[rst_inherited_file(t, e)] : -1);
@@ -163,7 +165,9 @@ static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, co
 static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 {
 	size_t n_inh = t->opts->n_inherit_fds;
-	int base = fd_base(task), keep[n_inh + 2 + 2 * t->n_pipes + 2 * t->n_unix + t->n_files + t->n_shmem],
+	int base = fd_base(task),
+	    keep[n_inh + 2 + 2 * t->n_pipes + 2 * t->n_unix + t->n_files + t->n_shmem +
+		 rst_anonfd_fds(t, NULL) + t->n_unixsk],
 	    inh[n_inh + 1], sync_fd, tty = -1, r;
 	size_t n_keep = 0, n_close;
 
@@ -198,6 +202,8 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 		if (t->files[i].fd >= 0)
 			keep[n_keep++] = t->files[i].fd;
 	/* Shared memory objects stay until the task's mappings are made: rst_shmem_close_in_task. */
+	n_keep += rst_anonfd_fds(t, keep + n_keep); /* FIFO holders */
+	n_keep += rst_unixsk_fds(t, keep + n_keep);
 	n_close = n_keep;
 	n_keep += rst_shmem_fds(t, keep + n_keep);
 	r = close_others(base, keep, n_keep);
@@ -349,9 +355,10 @@ static int create_files(struct rst_tree *t, size_t idx)
 			continue;
 		/* the caller's fds are all still open here: restore_fds has not run yet */
 		in = rst_inherited_file(t, f->fe);
-		fd = f->fe->has_shmem_id ? rst_shmem_open_fd(t, t->tasks[idx].pe->pid, f->fe)
-					 : open_plain(t->tasks[idx].pe->pid, f->fe,
-						      in >= 0 ? t->opts->inherit_fds[in].fd : -1);
+		fd = rst_anonfd_kind(f->fe) ? rst_anonfd_open(t, t->tasks[idx].pe->pid, f->fe)
+		     : f->fe->has_shmem_id  ? rst_shmem_open_fd(t, t->tasks[idx].pe->pid, f->fe)
+					    : open_plain(t->tasks[idx].pe->pid, f->fe,
+							 in >= 0 ? t->opts->inherit_fds[in].fd : -1);
 		if (fd < 0)
 			return fd;
 		f->fd = fcntl(fd, F_DUPFD_CLOEXEC, t->pipe_fd_base);
@@ -365,8 +372,10 @@ static int create_files(struct rst_tree *t, size_t idx)
 /* Pipes, socketpairs and shared files this task creates are inherited by the children it forks next. */
 static int create_pipes(struct rst_tree *t, size_t idx)
 {
-	int r = create_files(t, idx);
+	int r = rst_anonfd_create(t, idx); /* FIFOs, before the shared files opened from them */
 
+	if (r == 0)
+		r = create_files(t, idx);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < t->n_pipes; i++) {
@@ -383,7 +392,7 @@ static int create_pipes(struct rst_tree *t, size_t idx)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return rst_unixsk_create(t, idx);
 }
 
 static int make_session(const struct rst_task *task)
@@ -458,7 +467,11 @@ static int __attribute__((noreturn)) task_main(struct rst_tree *t, size_t idx)
 		_exit(1);
 	}
 	sync_fd = restore_fds(t, task);
-	r = sync_fd < 0 ? sync_fd : restore_fs_and_misc(task);
+	r = sync_fd < 0 ? sync_fd : rst_anonfd_finish(t, task);
+	if (r == 0)
+		r = restore_fs_and_misc(task);
+	if (r == 0)
+		r = rst_locks_take(t, task);
 	if (r < 0) {
 		send_msg(t, sync_fd >= 0 ? sync_fd : t->sync_fd[1], task->pe->pid, r, -1);
 		_exit(1);

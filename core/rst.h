@@ -12,6 +12,7 @@
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
 #include "shmem.pb-c.h"
+#include "unixsk.pb-c.h"
 #include "savedfiles.h"
 
 struct rst_task {
@@ -44,6 +45,12 @@ struct rst_unix {
 	int fd[2]; /* end a (ue->id_a) and end b in the creator, inherited by its descendants */
 };
 
+/* A unix socket of unixsk-sk.img: all are made by one task (rst-unixsk.c), inherited below it. */
+struct rst_unixsk {
+	UnixSkEntry *se;
+	int fd; /* in the creator, above pipe_fd_base once made */
+};
+
 /* An open file several fds share (dup, fork): opened once, like a pipe, by a common ancestor. */
 struct rst_file {
 	const FdEntry *fe; /* the first fd of it: path, flags, offset */
@@ -71,10 +78,17 @@ struct rst_tree {
 	size_t n_unix;
 	struct rst_file *files;
 	size_t n_files;
+	struct rst_unixsk *unixsk; /* unixsk-sk.img */
+	size_t n_unixsk;
+	int unixsk_creator;	 /* the nearest common ancestor of their holders */
 	struct rst_shmem *shmem; /* shmem.img: rst-shmem.c */
 	size_t n_shmem;
 	struct saved_file *saved; /* savedfiles.img: put back before the tree is built */
 	size_t n_saved;
+	struct rst_fifo *fifos; /* fifo.img: rst-fifo.c */
+	size_t n_fifos;
+	struct rst_anon *anon; /* anonfd.img: rst-anonfd.c */
+	size_t n_anon;
 };
 
 /* rst-images.c: load everything and check it before any process is created. */
@@ -109,6 +123,53 @@ int rst_shmem_map(struct rst_inject *in, const struct rst_tree *t, const VmaEntr
 int rst_shmem_close_in_task(struct rst_inject *in, const struct rst_tree *t);
 int rst_shmem_finish(struct rst_tree *t, bool ok);
 void rst_shmem_free(struct rst_tree *t);
+
+/*
+ * rst-anonfd.c: FIFOs (rst-fifo.c) and anonymous-inode fds (eventfd, timerfd, signalfd, epoll,
+ * inotify). _load (from rst_load, before the fds) reads fifo.img and anonfd.img; _check_fd
+ * checks an fd of these kinds; _place (after place_pipes) picks who creates each FIFO's holder
+ * and checks epoll targets; _create opens, in the creator, the FIFOs it holds for its
+ * descendants, and _fds lists those for a task to keep until its fds are placed; _open makes
+ * one fd; _finish, once a task's fds are placed, adds the watched fds of its epoll instances.
+ */
+struct rst_fifo;
+struct rst_anon;
+int rst_anonfd_load(struct rst_tree *t);
+int rst_anonfd_check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e);
+int rst_anonfd_place(struct rst_tree *t);
+bool rst_anonfd_kind(const FdEntry *e);
+int rst_anonfd_create(struct rst_tree *t, size_t idx);
+size_t rst_anonfd_fds(const struct rst_tree *t, int *keep);
+int rst_anonfd_open(const struct rst_tree *t, uint32_t pid, const FdEntry *e);
+int rst_anonfd_finish(const struct rst_tree *t, const struct rst_task *task);
+void rst_anonfd_free(struct rst_tree *t);
+/* rst-fifo.c, behind the rst_anonfd_ calls */
+int rst_fifo_load(struct rst_tree *t);
+int rst_fifo_check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e);
+int rst_fifo_place(struct rst_tree *t);
+int rst_fifo_create(struct rst_tree *t, size_t idx);
+size_t rst_fifo_fds(const struct rst_tree *t, int *keep);
+int rst_fifo_open(const struct rst_tree *t, uint32_t pid, const FdEntry *e);
+void rst_fifo_free(struct rst_tree *t);
+
+/*
+ * rst-unixsk.c: _load (from rst_load) reads unixsk-sk.img and checks its names against the
+ * system; _create makes them all in task idx if it is their creator; _fds lists the fds to
+ * keep until each task has placed its own.
+ */
+int rst_unixsk_load(struct rst_tree *t);
+struct rst_unixsk *rst_unixsk_find(const struct rst_tree *t, uint64_t id);
+int rst_unixsk_create(struct rst_tree *t, size_t idx);
+size_t rst_unixsk_fds(const struct rst_tree *t, int *keep);
+void rst_unixsk_free(struct rst_tree *t);
+
+/*
+ * rst-locks.c (--file-locks): _validate (from rst_load) checks every lock of the images and
+ * refuses one something outside holds now; _take, in the forked task once its fds are in
+ * place, takes the task's locks again.
+ */
+int rst_locks_validate(const struct rst_tree *t);
+int rst_locks_take(const struct rst_tree *t, const struct rst_task *task);
 
 /* rst-task.c: the forked side. Creates task idx (and, recursively, its children). */
 int rst_fork_task(struct rst_tree *t, size_t idx);

@@ -207,7 +207,7 @@ static int check_zombie(struct task *task)
  * killable wait that PTRACE_INTERRUPT does not end, so it could never be stopped: refused,
  * naming both pids, before either is seized (kcmp(2) KCMP_VM).
  */
-static int check_shared_vm(const struct task *task)
+static int check_shared_vm_once(const struct task *task, bool report)
 {
 	_cleanup_free_ pid_t *tids = NULL;
 	struct proc_stat st;
@@ -216,10 +216,10 @@ static int check_shared_vm(const struct task *task)
 
 	if (!task->parent && proc_parse_stat(task->pid, &st) == 0 && st.ppid > 1 &&
 	    sys_kcmp(task->pid, st.ppid, KCMP_VM, 0, 0) == 0)
-		return pr_err("pid %d: shares the address space of its parent %d (a vfork() child that has "
-			      "not called exec yet, or CLONE_VM): not supported",
-			      task->pid, st.ppid),
-		       -ENOTSUP;
+		return report	? pr_err("pid %d: shares the address space of its parent %d (a vfork() child "
+					   "that has not called exec yet, or CLONE_VM): not supported",
+					 task->pid, st.ppid),
+		       -ENOTSUP : -ENOTSUP;
 	r = proc_list_tasks(task->pid, &tids, &n);
 	if (r < 0)
 		return 0; /* the seize that follows tells */
@@ -231,13 +231,27 @@ static int check_shared_vm(const struct task *task)
 			continue;
 		for (size_t k = 0; k < nk; k++)
 			if (sys_kcmp(task->pid, kids[k], KCMP_VM, 0, 0) == 0)
-				return pr_err("pid %d: vfork() in progress: its child %d shares its "
-					      "address space until it calls exec or exits (or was cloned "
-					      "with CLONE_VM): not supported",
-					      task->pid, kids[k]),
-				       -ENOTSUP;
+				return report ? pr_err("pid %d: vfork() in progress: its child %d shares its "
+						       "address space until it calls exec or exits (or was "
+						       "cloned with CLONE_VM): not supported",
+						       task->pid, kids[k]),
+				       -ENOTSUP : -ENOTSUP;
 	}
 	return 0;
+}
+
+/*
+ * A vfork() is usually over in a moment (make, bash and posix_spawn exec at once): look
+ * again for up to two seconds before refusing the tree.
+ */
+static int check_shared_vm(const struct task *task)
+{
+	for (int i = 0; i < 200; i++) {
+		if (check_shared_vm_once(task, false) == 0)
+			return 0;
+		usleep(10 * 1000);
+	}
+	return check_shared_vm_once(task, true);
 }
 
 static int seize_pass(struct pstree *t)

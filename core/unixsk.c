@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Dump side of unix socketpairs. Which sockets are unix ones, their peers and names come
- * from one NETLINK_SOCK_DIAG dump request (sock_diag(7), linux/unix_diag.h). The queued bytes
- * are read without consuming them: a copy of the end taken with pidfd_getfd(2) is read with
- * MSG_PEEK, which leaves the receive queue as it was (recv(2)).
+ * Dump side of unix sockets. Which sockets are unix ones, their peers, names, queues and
+ * listeners' queues come from one NETLINK_SOCK_DIAG dump request (sock_diag(7),
+ * linux/unix_diag.h). Plain stream socketpairs go to unixsk.img here, the rest to
+ * unixsk-sk.img (unixsk-bound.c). Queued data is read without consuming it: a copy of the
+ * socket taken with pidfd_getfd(2) is read with MSG_PEEK, which leaves the receive queue as
+ * it was (recv(2)).
  */
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -17,44 +19,66 @@
 #include "pipes.h"
 #include "unixsk.h"
 
-struct sk_diag {
-	uint64_t ino, peer; /* peer 0: not connected */
-	uint8_t type;
-	bool named;
-};
+static void diag_attr(struct sk_diag *d, const struct rtattr *a)
+{
+	size_t len = RTA_PAYLOAD(a);
 
-/* The first fd of the tree that holds a socket. */
-struct sk_ref {
-	uint64_t ino;
-	pid_t pid;
-	int fd;
-	uint32_t flags;
-	const struct sk_diag *d;
-};
+	switch (a->rta_type) {
+	case UNIX_DIAG_NAME:
+		d->name_len = (uint32_t)MIN(len, sizeof(d->name));
+		memcpy(d->name, RTA_DATA(a), d->name_len);
+		break;
+	case UNIX_DIAG_PEER:
+		if (len >= sizeof(uint32_t)) {
+			d->peer = *(const uint32_t *)RTA_DATA(a);
+			d->has_peer = true;
+		}
+		break;
+	case UNIX_DIAG_SHUTDOWN:
+		if (len >= 1)
+			d->shutdown = *(const uint8_t *)RTA_DATA(a);
+		break;
+	case UNIX_DIAG_RQLEN:
+		if (len >= sizeof(struct unix_diag_rqlen)) {
+			const struct unix_diag_rqlen *q = RTA_DATA(a);
 
-struct sk_list {
-	struct sk_diag *v;
-	size_t n;
-};
+			d->rqueue = q->udiag_rqueue;
+			d->wqueue = q->udiag_wqueue;
+		}
+		break;
+	case UNIX_DIAG_VFS:
+		if (len >= sizeof(struct unix_diag_vfs)) {
+			d->vfs_ino = ((const struct unix_diag_vfs *)RTA_DATA(a))->udiag_vfs_ino;
+			d->has_vfs = true;
+		}
+		break;
+	}
+}
 
 static int diag_add(struct sk_list *l, const struct nlmsghdr *h)
 {
 	const struct unix_diag_msg *m = NLMSG_DATA(h);
 	const struct rtattr *a = (const struct rtattr *)(m + 1);
 	int len = (int)h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-	struct sk_diag d = {.ino = m->udiag_ino, .type = m->udiag_type}, *nv;
+	struct sk_diag d = {.ino = m->udiag_ino, .type = m->udiag_type, .state = m->udiag_state}, *nv;
 
 	if (len < 0)
 		return pr_err("sock_diag: short unix record"), -EBADMSG;
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type == UNIX_DIAG_NAME)
-			d.named = true;
-		else if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= sizeof(uint32_t))
-			d.peer = *(const uint32_t *)RTA_DATA(a);
+		diag_attr(&d, a);
+		if (a->rta_type == UNIX_DIAG_ICONS && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+			d.n_icons = RTA_PAYLOAD(a) / sizeof(uint32_t);
+			d.icons = malloc(d.n_icons * sizeof(uint32_t));
+			if (!d.icons)
+				return -ENOMEM;
+			memcpy(d.icons, RTA_DATA(a), d.n_icons * sizeof(uint32_t));
+		}
 	}
 	nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	if (!nv)
+	if (!nv) {
+		free(d.icons);
 		return -ENOMEM;
+	}
 	l->v = nv;
 	l->v[l->n++] = d;
 	return 0;
@@ -93,7 +117,8 @@ static int diag_dump(struct sk_list *l)
 		      .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
 		.r = {.sdiag_family = AF_UNIX,
 		      .udiag_states = ~0u,
-		      .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME},
+		      .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS |
+				    UDIAG_SHOW_RQLEN},
 	};
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	_cleanup_close_ int sk = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
@@ -118,7 +143,7 @@ static int diag_dump(struct sk_list *l)
 	return r < 0 ? r : 0;
 }
 
-static const struct sk_diag *find_diag(const struct sk_list *l, uint64_t ino)
+const struct sk_diag *unixsk_find_diag(const struct sk_list *l, uint64_t ino)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].ino == ino)
@@ -126,7 +151,7 @@ static const struct sk_diag *find_diag(const struct sk_list *l, uint64_t ino)
 	return NULL;
 }
 
-static struct sk_ref *find_ref(struct sk_ref *v, size_t n, uint64_t ino)
+struct sk_ref *unixsk_find_ref(struct sk_ref *v, size_t n, uint64_t ino)
 {
 	for (size_t i = 0; i < n; i++)
 		if (v[i].ino == ino)
@@ -141,7 +166,7 @@ static int collect(const struct pstree *t, const struct fd_list *fds, struct sk_
 			const FdEntry *e = fds[i].v[k];
 			struct sk_ref *nv;
 
-			if (e->kind != FD_KIND__FD_UNIX || find_ref(*ret, *ret_n, e->sk_id))
+			if (e->kind != FD_KIND__FD_UNIX || unixsk_find_ref(*ret, *ret_n, e->sk_id))
 				continue;
 			nv = realloc(*ret, (*ret_n + 1) * sizeof(*nv));
 			if (!nv)
@@ -156,7 +181,7 @@ static int collect(const struct pstree *t, const struct fd_list *fds, struct sk_
 }
 
 /* A socket that is not half of a socketpair held in the tree: whatever the restorer hands in. */
-static void make_external(struct fd_list *fds, size_t n_tasks, uint64_t ino)
+void unixsk_make_external(struct fd_list *fds, size_t n_tasks, uint64_t ino)
 {
 	for (size_t i = 0; i < n_tasks; i++)
 		for (size_t k = 0; k < fds[i].n; k++)
@@ -164,14 +189,17 @@ static void make_external(struct fd_list *fds, size_t n_tasks, uint64_t ino)
 				fds[i].v[k]->kind = FD_KIND__FD_EXTERNAL;
 }
 
-static bool is_internal(const struct sk_ref *s, struct sk_ref *v, size_t n)
+/* A stream socketpair held at both ends, neither shut down: unixsk.img. */
+static bool is_plain_pair(const struct sk_ref *s, struct sk_ref *v, size_t n)
 {
+	const struct sk_ref *p;
 	const struct sk_diag *peer;
 
-	if (!s->d || s->d->named || !s->d->peer || !find_ref(v, n, s->d->peer))
+	if (!s->d || s->d->name_len || !s->d->peer || s->d->type != SOCK_STREAM || s->d->shutdown)
 		return false;
-	peer = find_ref(v, n, s->d->peer)->d;
-	return peer && !peer->named && peer->peer == s->ino && peer->type == s->d->type;
+	p = unixsk_find_ref(v, n, s->d->peer);
+	peer = p ? p->d : NULL;
+	return peer && !peer->name_len && peer->peer == s->ino && peer->type == s->d->type && !peer->shutdown;
 }
 
 /* Refuse what the queue holds beyond plain bytes; close any fds the peek handed us. */
@@ -227,30 +255,106 @@ static int peek_stream(const struct sk_ref *s, int fd, uint8_t **ret_data, size_
 	return 0;
 }
 
-/* What end s has queued to read. Datagrams are refused: their boundaries are not kept yet. */
-static int peek_end(const struct sk_ref *s, uint8_t **ret_data, size_t *ret_len)
+/* A copy of s taken with pidfd_getfd(2), refused when a peek offset is set. */
+static int grab_for_peek(const struct sk_ref *s)
 {
 	_cleanup_close_ int fd = pipes_grab_fd(s->pid, s->fd);
 	socklen_t sl = sizeof(int);
 	int off = -1;
-	char c;
 
-	*ret_data = NULL;
-	*ret_len = 0;
 	if (fd < 0)
 		return fd;
 	/* With a peek offset set, MSG_PEEK would start there and move it (socket(7)). */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, &sl) == 0 && off >= 0)
 		return pr_err("pid %d: fd %d: SO_PEEK_OFF is not supported yet", s->pid, s->fd), -ENOTSUP;
-	if (s->d->type == SOCK_STREAM)
-		return peek_stream(s, fd, ret_data, ret_len);
-	/* A zero-length datagram counts too: recv returns 0 for it, -EAGAIN for an empty queue. */
-	if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
-		return pr_err("pid %d: fd %d: queued datagrams are not supported yet", s->pid, s->fd),
-		       -ENOTSUP;
-	if (errno != EAGAIN)
-		return pr_perror("pid %d: fd %d: peeking at its queue", s->pid, s->fd);
+	return TAKE_FD(fd);
+}
+
+int unixsk_peek_stream(const struct sk_ref *s, uint8_t **ret_data, size_t *ret_len)
+{
+	_cleanup_close_ int fd = grab_for_peek(s);
+
+	*ret_data = NULL;
+	*ret_len = 0;
+	if (fd < 0)
+		return fd;
+	return peek_stream(s, fd, ret_data, ret_len);
+}
+
+#define MAX_RECORD  (4u << 20)
+#define MAX_RECORDS 65536u
+
+static int add_record(const uint8_t *buf, size_t len, ProtobufCBinaryData **v, size_t *n)
+{
+	ProtobufCBinaryData *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n].len = len;
+	nv[*n].data = malloc(len ?: 1);
+	if (!nv[*n].data)
+		return -ENOMEM;
+	memcpy(nv[*n].data, buf, len);
+	(*n)++;
 	return 0;
+}
+
+/*
+ * With SO_PEEK_OFF set, each MSG_PEEK of a datagram socket starts past what the last one
+ * returned (socket(7)): one record per call, the queue untouched. The offset is set on the
+ * task's own socket (ours is a copy of it), and taken off again.
+ */
+static int peek_all(const struct sk_ref *s, int fd, ProtobufCBinaryData **v, size_t *n)
+{
+	_cleanup_free_ uint8_t *buf = malloc(MAX_RECORD);
+	char ctl[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred))];
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		struct iovec iov = {buf, MAX_RECORD};
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+		ssize_t got = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+
+		if (got < 0 && errno == EAGAIN)
+			return 0;
+		if (got < 0)
+			return pr_perror("pid %d: fd %d: peeking at its queue", s->pid, s->fd);
+		/* Shut down for reading, an empty queue reads as end of file (0), not EAGAIN. */
+		if (got == 0 && s->d && (s->d->shutdown & 1))
+			return 0;
+		r = check_cmsgs(s, &mh);
+		if (r < 0)
+			return r;
+		if ((size_t)got > MAX_RECORD || *n >= MAX_RECORDS)
+			return pr_err("pid %d: fd %d: queued datagrams beyond %u of up to %u bytes are not "
+				      "supported",
+				      s->pid, s->fd, MAX_RECORDS, MAX_RECORD),
+			       -ENOTSUP;
+		r = add_record(buf, (size_t)got, v, n);
+		if (r < 0)
+			return r;
+	}
+}
+
+int unixsk_peek_records(const struct sk_ref *s, ProtobufCBinaryData **ret, size_t *ret_n)
+{
+	_cleanup_close_ int fd = grab_for_peek(s);
+	int zero = 0, none = -1, r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (fd < 0)
+		return fd;
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		return pr_perror("pid %d: fd %d: SO_PEEK_OFF", s->pid, s->fd);
+	r = peek_all(s, fd, ret, ret_n);
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none)) < 0 && r == 0)
+		r = pr_perror("pid %d: fd %d: SO_PEEK_OFF", s->pid, s->fd);
+	return r;
 }
 
 static int write_pair(struct img *img, const struct sk_ref *a, const struct sk_ref *b)
@@ -259,9 +363,9 @@ static int write_pair(struct img *img, const struct sk_ref *a, const struct sk_r
 	_cleanup_free_ uint8_t *da = NULL, *db = NULL;
 	int r;
 
-	r = peek_end(a, &da, &ue.data_a.len);
+	r = unixsk_peek_stream(a, &da, &ue.data_a.len);
 	if (r == 0)
-		r = peek_end(b, &db, &ue.data_b.len);
+		r = unixsk_peek_stream(b, &db, &ue.data_b.len);
 	if (r < 0)
 		return r;
 	ue.id_a = a->ino;
@@ -287,7 +391,7 @@ static int write_pairs(int dirfd, struct sk_ref *v, size_t n)
 	/* Each pair once, from its end with the lower inode. */
 	for (size_t i = 0; i < n && r >= 0; i++)
 		if (v[i].d->peer > v[i].ino)
-			r = write_pair(img, &v[i], find_ref(v, n, v[i].d->peer));
+			r = write_pair(img, &v[i], unixsk_find_ref(v, n, v[i].d->peer));
 	if (r < 0) {
 		img_discard(img);
 		return r;
@@ -295,30 +399,42 @@ static int write_pairs(int dirfd, struct sk_ref *v, size_t n)
 	return img_close(img);
 }
 
-int unixsk_dump(int dirfd, const struct pstree *t, struct fd_list *fds)
+static void diag_free(struct sk_list *l)
 {
-	_cleanup_free_ struct sk_ref *v = NULL;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].icons);
+	free(l->v);
+}
+
+int unixsk_dump(int dirfd, const struct pstree *t, struct fd_list *fds, bool ext_unix_sk)
+{
+	_cleanup_free_ struct sk_ref *v = NULL, *rest = NULL;
 	struct sk_list l = {};
-	size_t n = 0, k = 0;
+	size_t n = 0, k = 0, m = 0;
 	int r;
 
 	r = collect(t, fds, &v, &n);
 	if (r == 0 && n)
 		r = diag_dump(&l);
+	rest = calloc(n ?: 1, sizeof(*rest));
+	if (!rest)
+		r = -ENOMEM;
 	for (size_t i = 0; i < n && r == 0; i++)
-		v[i].d = find_diag(&l, v[i].ino);
+		v[i].d = unixsk_find_diag(&l, v[i].ino);
 	/*
-	 * Keep only the sockets whose peer is held too; the rest go out as external fds. The kept
-	 * set holds the peer of each of its sockets, so compacting it in place loses none.
+	 * Plain stream pairs go to unixsk.img, the rest to unixsk-sk.img. The kept set holds the
+	 * peer of each of its sockets, so compacting it in place loses none.
 	 */
 	for (size_t i = 0; i < n && r == 0; i++)
-		if (!is_internal(&v[i], v, n))
-			make_external(fds, t->nr_tasks, v[i].ino);
+		if (!is_plain_pair(&v[i], v, n))
+			rest[m++] = v[i];
 	for (size_t i = 0; i < n && r == 0; i++)
-		if (is_internal(&v[i], v, n))
+		if (is_plain_pair(&v[i], v, n))
 			v[k++] = v[i];
 	if (r == 0)
 		r = write_pairs(dirfd, v, k);
-	free(l.v);
+	if (r == 0)
+		r = unixsk_bound_dump(dirfd, t, fds, &l, rest, m, ext_unix_sk);
+	diag_free(&l);
 	return r;
 }

@@ -61,6 +61,18 @@ struct ckpt_dump_opts {
 	 * scratch files.
 	 */
 	const char *const *save_paths;
+	/*
+	 * Dump the flock, POSIX and OFD locks held through the tree's fds (refused without);
+	 * a lock an outside process holds on the same file is refused: the restore would
+	 * conflict with it. Leases and delegations are refused in any case.
+	 */
+	bool file_locks;
+	/*
+	 * A unix socket connected to a peer outside the tree is recorded with the peer's address
+	 * and connected again at restore to whatever is bound there then (without: an external
+	 * fd to hand in with --inherit-fd).
+	 */
+	bool ext_unix_sk;
 };
 
 struct ckpt_dump_stats {
@@ -102,6 +114,8 @@ struct ckpt_restore_opts {
 	size_t n_owner_groups;
 	/* With a new PID namespace: also a new mount namespace where /proc shows that one. */
 	bool mount_proc;
+	/* Take the file locks of the images again (images with locks are refused without). */
+	bool file_locks;
 };
 
 /*

@@ -31,6 +31,8 @@ class Case:
     args: tuple = ()
     needs: str = ""  # a /proc/cpuinfo flag
     modes: tuple = ()  # empty: every mode
+    dump_opts: tuple = ()  # given to every dump
+    restore_opts: tuple = ()  # and to every restore
 
 
 MODES = ("plain", "leave-running", "restore-twice", "resume", "leave-stopped", "detached")
@@ -62,6 +64,16 @@ CASES = [
     Case("shm_sysv", "shm_sysv"),
     Case("shm_file", "shm_file", ("{workdir}",)),
     Case("deleted_file", "deleted_file", ("{workdir}",)),
+    Case("file_locks", "file_locks", ("{workdir}",), dump_opts=("--file-locks",),
+         restore_opts=("--file-locks",)),
+    Case("unix_bound", "unix_bound", ("{workdir}",)),
+    Case("unix_abstract", "unix_abstract"),
+    Case("fifo", "fifo", ("{workdir}",)),
+    Case("eventfd", "eventfd"),
+    Case("timerfd", "timerfd"),
+    Case("signalfd", "signalfd"),
+    Case("epoll", "epoll"),
+    Case("inotify", "inotify", ("{workdir}",)),
 ]
 
 PARAMS = [pytest.param(case, mode, id="%s-%s" % (case.id, mode))
@@ -74,50 +86,50 @@ def start(cr, case):
     return cr.start(case.binary, case.args)
 
 
-def mode_plain(cr, run):
+def mode_plain(cr, run, case):
     img = cr.tmp / "img"
-    cr.dump(run, img)
+    cr.dump(run, img, *case.dump_opts)
     cr.check_gone(run)
-    cr.restore_and_verify(run, img, count=len(run.pids))
+    cr.restore_and_verify(run, img, *case.restore_opts, count=len(run.pids))
 
 
-def mode_leave_running(cr, run):
+def mode_leave_running(cr, run, case):
     before = set(run.pids)
     d1, d2 = cr.tmp / "img1", cr.tmp / "img2"
-    cr.dump(run, d1, "-R")
+    cr.dump(run, d1, "-R", *case.dump_opts)
     cr.check_running(run)
-    cr.dump(run, d2, "-R")
+    cr.dump(run, d2, "-R", *case.dump_opts)
     cr.check_running(run)
     now = set(run.refresh_pids())
     assert now == before, "the tree of %s changed across dump -R: %s, was %s" % (
         run.name, sorted(now), sorted(before))
     cr.kill_tree(run)
-    cr.restore_and_verify(run, d2, count=len(before))
+    cr.restore_and_verify(run, d2, *case.restore_opts, count=len(before))
 
 
-def mode_restore_twice(cr, run):
+def mode_restore_twice(cr, run, case):
     img = cr.tmp / "img"
-    cr.dump(run, img)
+    cr.dump(run, img, *case.dump_opts)
     cr.check_gone(run)
     at_dump = crlib.Snapshot([run.out, run.workdir])
-    cr.restore_and_verify(run, img, count=len(run.pids))
+    cr.restore_and_verify(run, img, *case.restore_opts, count=len(run.pids))
     at_dump.rewind()
-    cr.restore_and_verify(run, img, count=len(run.pids))
+    cr.restore_and_verify(run, img, *case.restore_opts, count=len(run.pids))
 
 
-def mode_resume(cr, run):
+def mode_resume(cr, run, case):
     img = cr.tmp / "img"
-    cr.dump(run, img, "-R")
+    cr.dump(run, img, "-R", *case.dump_opts)
     cr.check_running(run)
     at_dump = crlib.Snapshot([run.out, run.workdir])
     cr.terminate_and_verdict(run, "the original %s after dump -R" % run.name)
     at_dump.rewind()
-    cr.restore_and_verify(run, img, count=len(run.pids))
+    cr.restore_and_verify(run, img, *case.restore_opts, count=len(run.pids))
 
 
-def mode_leave_stopped(cr, run):
+def mode_leave_stopped(cr, run, case):
     img = cr.tmp / "img"
-    cr.dump(run, img, "-s")
+    cr.dump(run, img, "-s", *case.dump_opts)
     cr.check_running(run, stopped=True)
     at_dump = crlib.Snapshot([run.out, run.workdir])
     for pid in run.pids:
@@ -128,14 +140,14 @@ def mode_leave_stopped(cr, run):
         "%s still stopped after SIGCONT" % run.name
     cr.terminate_and_verdict(run, "the original %s after dump -s and SIGCONT" % run.name)
     at_dump.rewind()
-    cr.restore_and_verify(run, img, count=len(run.pids))
+    cr.restore_and_verify(run, img, *case.restore_opts, count=len(run.pids))
 
 
-def mode_detached(cr, run):
+def mode_detached(cr, run, case):
     img = cr.tmp / "img"
-    cr.dump(run, img)
+    cr.dump(run, img, *case.dump_opts)
     cr.check_gone(run)
-    cr.restore_detached_and_verify(run, img)
+    cr.restore_detached_and_verify(run, img, *case.restore_opts)
 
 
 MODE_FUNCS = {
@@ -151,4 +163,4 @@ MODE_FUNCS = {
 @pytest.mark.parametrize("case,mode", PARAMS)
 def test_cr(cr, case, mode):
     run = start(cr, case)
-    MODE_FUNCS[mode](cr, run)
+    MODE_FUNCS[mode](cr, run, case)

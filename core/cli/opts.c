@@ -23,6 +23,8 @@ enum {
 	OPT_OWNER,
 	OPT_REQUEUE,
 	OPT_CANCEL,
+	OPT_FILE_LOCKS,
+	OPT_EXT_UNIX_SK,
 };
 
 #define COMMON_SHORT ":hv::o:"
@@ -247,6 +249,8 @@ static const struct option dump_longopts[] = {
 	{"shell-job", no_argument, NULL, 'j'},
 	{"freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP},
 	{"save-path", required_argument, NULL, OPT_SAVE_PATH},
+	{"file-locks", no_argument, NULL, OPT_FILE_LOCKS},
+	{"ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK},
 	{},
 };
 
@@ -267,7 +271,11 @@ static const struct verb_spec dump_spec = {
 		"                          freeze this cgroup (v1 freezer or v2) during the dump\n"
 		"      --save-path PATH    save the regular files the tree has open at PATH (or\n"
 		"                          under it, when PATH ends in /) with the image; restore\n"
-		"                          puts them back as they were (repeatable)\n",
+		"                          puts them back as they were (repeatable)\n"
+		"      --file-locks        dump the flock, POSIX and OFD locks the tree holds\n"
+		"                          (restore them with restore --file-locks)\n"
+		"      --ext-unix-sk       a unix socket connected to a peer outside the tree is\n"
+		"                          connected again at restore to the peer's address\n",
 	.max_args = 0,
 };
 
@@ -311,6 +319,12 @@ static int dump_opt(int c, const char *arg, void *p)
 		return nonempty("dump", "--freeze-cgroup", arg);
 	case OPT_SAVE_PATH:
 		return add_save_path(d, arg);
+	case OPT_FILE_LOCKS:
+		d->opts.file_locks = true;
+		return 0;
+	case OPT_EXT_UNIX_SK:
+		d->opts.ext_unix_sk = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -328,6 +342,9 @@ int cli_parse_dump(int argc, char **argv, const struct cli_global *base, struct 
 		return usage_error("dump", true, "missing --tree (-t PID)");
 	if (ret->opts.leave_running && ret->opts.leave_stopped)
 		return usage_error("dump", false, "--leave-running and --leave-stopped exclude each other");
+	if (ret->g.service && (ret->opts.file_locks || ret->opts.ext_unix_sk))
+		return usage_error("dump", false,
+				   "--file-locks and --ext-unix-sk cannot go through --service");
 	return CLI_RUN;
 }
 
@@ -341,6 +358,7 @@ static const struct option restore_longopts[] = {
 	{"owner", required_argument, NULL, OPT_OWNER},
 	{"shell-job", no_argument, NULL, 'j'},
 	{"inherit-fd", required_argument, NULL, OPT_INHERIT_FD},
+	{"file-locks", no_argument, NULL, OPT_FILE_LOCKS},
 	{},
 };
 
@@ -364,7 +382,8 @@ static const struct verb_spec restore_spec = {
 		"      --inherit-fd fd[N]:KEY\n"
 		"                          use this process's open fd N for the external object KEY\n"
 		"                          (as 'ckpt show' prints it, e.g. pipe:[1234], or\n"
-		"                          file:PATH for a regular file open at PATH); repeatable\n",
+		"                          file:PATH for a regular file open at PATH); repeatable\n"
+		"      --file-locks        take the file locks of a dump --file-locks again\n",
 	.max_args = 0,
 };
 
@@ -434,6 +453,9 @@ static int restore_opt(int c, const char *arg, void *p)
 		return 0;
 	case OPT_INHERIT_FD:
 		return add_inherit_fd(r, arg);
+	case OPT_FILE_LOCKS:
+		r->opts.file_locks = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -455,6 +477,8 @@ static int restore_service_check(const struct cli_restore *r)
 		return usage_error("restore", false, "--inherit-fd cannot go through --service");
 	if (r->opts.mount_proc || r->opts.check_owner)
 		return usage_error("restore", false, "--mount-proc and --owner cannot go through --service");
+	if (r->opts.file_locks)
+		return usage_error("restore", false, "--file-locks cannot go through --service");
 	return CLI_RUN;
 }
 

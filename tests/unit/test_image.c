@@ -15,7 +15,10 @@
 #include "shmem.pb-c.h"
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
+#include "anonfd.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "fifo.pb-c.h"
+#include "unixsk.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "image.h"
 #include "log.h"
@@ -270,6 +273,62 @@ static ProtobufCMessage *sample_shmdata(unsigned int i)
 	return &e.base;
 }
 
+static ProtobufCMessage *sample_fifo(unsigned int i)
+{
+	static FifoEntry e;
+	static uint8_t data[] = "in the fifo";
+
+	fifo_entry__init(&e);
+	e.id = 3000 + i;
+	e.dev = 0x801;
+	e.path = (char *)"/tmp/fifo";
+	e.size = 65536;
+	e.has_data = true;
+	e.data.data = data;
+	e.data.len = i % sizeof(data);
+	return &e.base;
+}
+
+static ProtobufCMessage *sample_anonfd(unsigned int i)
+{
+	static AnonFdEntry e;
+	static EventfdState ev;
+	static EpollTarget tg, *tgs[] = {&tg};
+
+	anon_fd_entry__init(&e);
+	eventfd_state__init(&ev);
+	epoll_target__init(&tg);
+	e.id = i + 1;
+	e.kind = i % 2 ? FD_KIND__FD_EPOLL : FD_KIND__FD_EVENTFD;
+	ev.count = i;
+	tg.fd = i;
+	tg.events = 1;
+	tg.data = 0xa1;
+	e.eventfd = i % 2 ? NULL : &ev;
+	e.n_targets = i % 2;
+	e.targets = tgs;
+	return &e.base;
+}
+
+static ProtobufCMessage *sample_unixsk(unsigned int i)
+{
+	static UnixSkEntry e;
+	static uint8_t name[] = "/tmp/sock";
+	static ProtobufCBinaryData dgrams[2] = {{3, (uint8_t *)"one"}, {0, NULL}};
+
+	unix_sk_entry__init(&e);
+	e.id = 4000 + i;
+	e.type = i % 2 ? 2 : 1; /* SOCK_DGRAM, SOCK_STREAM */
+	e.has_name = true;
+	e.name.len = sizeof(name);
+	e.name.data = name;
+	e.has_listening = !(i % 2);
+	e.listening = !(i % 2);
+	e.n_dgrams = i % 2 ? 2 : 0;
+	e.dgrams = dgrams;
+	return &e.base;
+}
+
 /* Record 0 of a pagemap is its head. */
 static ProtobufCMessage *sample_pagemap(unsigned int i)
 {
@@ -317,6 +376,12 @@ static ProtobufCMessage *sample(enum img_kind kind, unsigned int i)
 		return sample_shmem(i);
 	case IMG_SHMDATA:
 		return sample_shmdata(i);
+	case IMG_FIFO:
+		return sample_fifo(i);
+	case IMG_ANONFD:
+		return sample_anonfd(i);
+	case IMG_UNIXSK:
+		return sample_unixsk(i);
 	default:
 		fail_msg("no sample for kind %d", kind);
 	}
