@@ -14,7 +14,14 @@
 
 struct ckptd_client;
 
-int ckptd_client_connect(const char *socket_path, struct ckptd_client **ret);
+/*
+ * address: the daemon's unix socket, or "tcp://HOST:PORT" ("tcp://[IPV6]:PORT") for its TCP
+ * listener on another node: each request then carries a munge credential, which munged (the
+ * default socket, or ckptd_client_set_munge_socket()'s) encodes for the caller's uid.
+ * Credential errors: EKEYEXPIRED, EKEYREJECTED (replayed), EACCES, EHOSTDOWN (munged down).
+ */
+int ckptd_client_connect(const char *address, struct ckptd_client **ret);
+int ckptd_client_set_munge_socket(struct ckptd_client *c, const char *path);
 void ckptd_client_close(struct ckptd_client *c);
 /* Wait at most ms for an answer (0: forever, the default; a dump can take minutes). */
 int ckptd_client_set_timeout(struct ckptd_client *c, unsigned int ms);

@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "conn.h"
+#include "server.h"
 #include "log.h"
 #include "mauth.h"
 #include "rpc.h"
+#include "server.h"
 #include "tcp-wire.h"
 #include "tcp.h"
 
@@ -213,8 +215,11 @@ int tcp_expire(void)
 	next = collect_expired(now, &s, &unarmed);
 	for (; s; s = nx) {
 		nx = s->next;
-		pr_info("TCP client %s: nothing whole in %u ms (%s): closed", s->addr, atomic_load(&timeout_ms),
-			s->out ? "an answer it does not read" : s->have ? "a request cut short" : "idle");
+		pr_info("TCP client %s: nothing whole in %u ms (%s): closed", s->addr,
+			atomic_load(&timeout_ms),
+			s->out	  ? "an answer it does not read"
+			: s->have ? "a request cut short"
+				  : "idle");
 		conn_close(s->c);
 	}
 	/* A client a job holds is armed again by a worker: look again within a second. */
@@ -380,7 +385,7 @@ static int read_frame(struct conn *c)
 void tcp_on_event(struct conn *c, uint32_t events)
 {
 	struct tcp_state *s = c->tcp;
-	size_t len = s->need;
+	size_t len;
 	int r;
 
 	disarm(s);
@@ -413,8 +418,8 @@ static void on_verified(struct conn *c, struct mauth_result *res)
 		if (res->err == EBADMSG || res->err == EMSGSIZE)
 			pr_debug("bad input: TCP client %s: %s", s->addr, res->why ?: strerror(res->err));
 		else
-			pr_warn("refused a %s request from TCP client %s: %s", rpc_type_name(res->type), s->addr,
-				res->why ?: strerror(res->err));
+			pr_warn("refused a %s request from TCP client %s: %s", rpc_type_name(res->type),
+				s->addr, res->why ?: strerror(res->err));
 		r = rpc_reply_error(c, res->type, res->err, res->why, res->keep);
 		conn_release(c, r == RPC_KEEP);
 		return;
