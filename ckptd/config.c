@@ -49,9 +49,12 @@ static const struct key_desc keys[] = {
 	{"keep", KEY_U32, OFF(keep), 1, 1000, "checkpoints kept per job (2)"},
 	{"keep_on_completion", KEY_BOOL, OFF(keep_on_completion), 0, 0, "keep them after the job (no)"},
 	{"save_paths", KEY_STR, OFF(save_paths), 0, 0, "node-local paths saved with checkpoints (none)"},
-	{"tcp_listen", KEY_STR, OFF(tcp_listen), 0, 0, "HOST:PORT for other nodes, munge-authenticated (none: off)"},
-	{"munge_socket", KEY_STR, OFF(munge_socket), 0, 0, "munged's socket (" CKPTD_DEFAULT_MUNGE_SOCKET ")"},
-	{"tcp_timeout_ms", KEY_U32, OFF(tcp_timeout_ms), 100, 3600000, "for a TCP request or answer, ms (10000)"},
+	{"tcp_listen", KEY_STR, OFF(tcp_listen), 0, 0,
+	 "HOST:PORT for other nodes, munge-authenticated (none: off)"},
+	{"munge_socket", KEY_STR, OFF(munge_socket), 0, 0,
+	 "munged's socket (" CKPTD_DEFAULT_MUNGE_SOCKET ")"},
+	{"tcp_timeout_ms", KEY_U32, OFF(tcp_timeout_ms), 100, 3600000,
+	 "for a TCP request or answer, ms (10000)"},
 };
 
 size_t config_nr_keys(void)

@@ -241,8 +241,9 @@ static void leave_node(struct job *job, const struct sjob *j, bool slurm)
 			sc->requeue ? "requeued" : "cancelled", sc->seq);
 		return;
 	}
-	fail(job, -r, "checkpoint %u committed and the tree ended, but %s: requeue the job by hand "
-		 "(scontrol requeue %u) to go on from it",
+	fail(job, -r,
+	     "checkpoint %u committed and the tree ended, but %s: requeue the job by hand "
+	     "(scontrol requeue %u) to go on from it",
 	     sc->seq, why ?: "slurmctld failed", sc->job_id);
 	free(why);
 }

@@ -163,7 +163,8 @@ static void tell_job(const struct sjob *j, const char *msg)
 }
 
 /* Due, but not something ckpt can take yet: say so once, and let Slurm do as it would. */
-static bool refuse_srun_steps(const struct sjobs_conf *conf, const struct sjob *j, const struct pol_decision *d)
+static bool refuse_srun_steps(const struct sjobs_conf *conf, const struct sjob *j,
+			      const struct pol_decision *d)
 {
 	char msg[256];
 
@@ -171,9 +172,9 @@ static bool refuse_srun_steps(const struct sjobs_conf *conf, const struct sjob *
 
 	if (!conf->slurm || !j->steps_seen || time(NULL) - j->steps_seen > recent)
 		return false;
-	snprintf(msg, sizeof(msg),
-		 "ckpt: job %u runs srun steps: it cannot be checkpointed yet (%s); %s\n", j->job_id,
-		 pol_reason_name(d->reason), d->requeue ? "Slurm goes on as without ckpt" : "no checkpoint taken");
+	snprintf(msg, sizeof(msg), "ckpt: job %u runs srun steps: it cannot be checkpointed yet (%s); %s\n",
+		 j->job_id, pol_reason_name(d->reason),
+		 d->requeue ? "Slurm goes on as without ckpt" : "no checkpoint taken");
 	pr_warn("slurm job %u: srun steps are running: not checkpointed (%s)", j->job_id,
 		pol_reason_name(d->reason));
 	if (sjobs_begin(j->job_id) == 0) {
