@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Who may do what. The caller is identified by SO_PEERCRED (and SO_PEERGROUPS). Root and the
+ * Who may do what. The caller is identified by SO_PEERCRED (and SO_PEERGROUPS), or over TCP
+ * by a munge credential (mauth.c: pid 0, the user's groups from NSS). Root and the
  * service account may act on anything; any other user may dump only a tree that runs
  * entirely as him, and restore only images that ckptd wrote and whose tasks all ran as him.
  * Every refusal is -EPERM with *ret_why (malloc'ed) saying why.

@@ -38,19 +38,21 @@ static int connect_tcp(const char *hostport, int *ret_fd)
 	struct addrinfo *ai = NULL;
 	int one = 1, r = tcp_wire_resolve(hostport, false, &ai);
 
-	for (const struct addrinfo *a = ai; r == 0 && a; a = a->ai_next) {
+	if (r < 0)
+		return r;
+	r = -EADDRNOTAVAIL;
+	for (const struct addrinfo *a = ai; a && r < 0; a = a->ai_next) {
 		_cleanup_close_ int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 		if (fd < 0 || connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
-			r = a->ai_next ? 0 : -errno;
+			r = -errno;
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		*ret_fd = TAKE_FD(fd);
-		break;
+		r = 0;
 	}
-	if (ai)
-		freeaddrinfo(ai);
+	freeaddrinfo(ai);
 	return r;
 }
 

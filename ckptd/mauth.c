@@ -118,8 +118,9 @@ static int check_payload(const RpcEnvelope *env, const void *payload, int plen, 
 	    (plen && memcmp(payload, env->request.data, (size_t)plen)))
 		return refuse(ret, EACCES, true, "the munge credential's payload is not the request");
 	if (env->has_uid && env->uid != uid)
-		return refuse(ret, EACCES, true, "the request claims uid %u, its munge credential says uid %u",
-			      env->uid, (unsigned int)uid);
+		return refuse(ret, EACCES, true,
+			      "the request claims uid %u, its munge credential says uid %u", env->uid,
+			      (unsigned int)uid);
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The listening socket and the event loop: one thread, epoll over the socket, a signalfd
- * and every client (and the TCP listener with its clients, tcp.h). A client's socket is watched one request at a time (EPOLLONESHOT): the
- * answer, sent by this thread or by a worker, re-arms it.
+ * and every client (and the TCP listener with its clients, tcp.h). A client's socket is
+ * watched one request at a time (EPOLLONESHOT): the answer, sent by this thread or by a
+ * worker, re-arms it.
  */
 #ifndef CKPTD_SERVER_H
 #define CKPTD_SERVER_H

@@ -2,11 +2,12 @@
 /*
  * ckptd-client: send one request to ckptd and print the answer, one `key: value` a line.
  * A test helper and a debugging aid; `ckpt --service` is the user's client.
- *   ckptd-client [-S SOCKET] [--hex] VERB [ARGS]
+ *   ckptd-client [-S SOCKET | -S tcp://HOST:PORT] [-M MUNGE_SOCKET] [--hex] VERB [ARGS]
  *   VERB: version | check | status | list | pre-dump | cancel ID | type N
  *         | dump -t PID -D DIR [-R] [-s] [--shell-job] [--freeze-cgroup PATH]
  *         | restore -D DIR [--pidfile FILE]
- * --hex prints the packed request in hex instead of sending it.
+ * --hex prints the packed request in hex instead of sending it. Over TCP each request carries a
+ * munge credential from munged at MUNGE_SOCKET (libmunge's default without -M).
  * Exit status: 0 answered without error, 1 answered with an error, 2 usage or transport.
  */
 #include <getopt.h>
@@ -164,7 +165,7 @@ int main(int argc, char **argv)
 {
 	struct req_parts p = {RPC_REQUEST__INIT, RPC_DUMP_REQ__INIT, RPC_RESTORE_REQ__INIT,
 			      RPC_CANCEL_REQ__INIT};
-	const char *sock = CKPTD_DEFAULT_SOCKET;
+	const char *sock = CKPTD_DEFAULT_SOCKET, *munge_sock = NULL;
 	struct ckptd_client *c = NULL;
 	RpcResponse *resp = NULL;
 	bool hex = false;
@@ -173,18 +174,24 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-S") && i + 1 < argc)
 			sock = argv[++i];
+		else if (!strcmp(argv[i], "-M") && i + 1 < argc)
+			munge_sock = argv[++i];
 		else if (!strcmp(argv[i], "--hex"))
 			hex = true;
 		else
 			break;
 	}
 	if (i >= argc || parse_verb(argc - i, argv + i, &p) < 0) {
-		fprintf(stderr, "usage: ckptd-client [-S SOCKET] [--hex] VERB [ARGS] (see tool.c)\n");
+		fprintf(stderr,
+			"usage: ckptd-client [-S SOCKET|tcp://HOST:PORT] [-M MUNGE_SOCKET] [--hex] VERB "
+			"[ARGS] (see tool.c)\n");
 		return 2;
 	}
 	if (hex)
 		return print_hex(&p.req);
 	r = ckptd_client_connect(sock, &c);
+	if (r == 0 && munge_sock)
+		r = ckptd_client_set_munge_socket(c, munge_sock);
 	if (r == 0)
 		r = ckptd_client_call(c, &p.req, &resp);
 	ckptd_client_close(c);

@@ -10,7 +10,7 @@ pkgs=(
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	clang-format bc
 	clang libclang-rt-14-dev	# make fuzz: clang with libFuzzer and the sanitizers
-	slurmctld slurmd slurm-client munge libslurm-dev libhwloc-dev
+	slurmctld slurmd slurm-client munge libmunge-dev libslurm-dev libhwloc-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
