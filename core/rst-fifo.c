@@ -75,14 +75,6 @@ int rst_fifo_check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 	return 0;
 }
 
-static bool is_ancestor(const struct rst_tree *t, int a, int b)
-{
-	for (; b >= 0; b = t->tasks[b].parent)
-		if (a == b)
-			return true;
-	return false;
-}
-
 int rst_fifo_place(struct rst_tree *t)
 {
 	for (size_t i = 0; i < t->n_tasks; i++)
@@ -93,10 +85,7 @@ int rst_fifo_place(struct rst_tree *t)
 			if (e->kind != FD_KIND__FD_FIFO)
 				continue;
 			f = find(t, e->dev, e->ino);
-			if (f->creator < 0)
-				f->creator = (int)i;
-			while (!is_ancestor(t, f->creator, (int)i))
-				f->creator = t->tasks[f->creator].parent;
+			f->creator = rst_lca(t, f->creator, (int)i);
 		}
 	for (size_t i = 0; i < t->n_fifos; i++)
 		if (t->fifos[i].creator < 0)

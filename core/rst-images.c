@@ -557,7 +557,7 @@ struct rst_file *rst_shared_file(const struct rst_tree *t, const FdEntry *e)
 	return f && f->holders > 1 ? f : NULL;
 }
 
-static int lca(const struct rst_tree *t, int a, int b)
+int rst_lca(const struct rst_tree *t, int a, int b)
 {
 	if (a < 0)
 		return b;
@@ -575,7 +575,7 @@ static int note_file(struct rst_tree *t, int task, const FdEntry *e)
 			return pr_err("fdinfo: file %u is '%s' and '%s'", e->file_id, f->fe->path, e->path),
 			       -EBADMSG;
 		f->holders++;
-		f->creator = lca(t, f->creator, task);
+		f->creator = rst_lca(t, f->creator, task);
 		return 0;
 	}
 	v = realloc(t->files, (t->n_files + 1) * sizeof(*v));
@@ -608,13 +608,13 @@ static int place_pipes(struct rst_tree *t)
 			}
 			if (e->kind == FD_KIND__FD_PIPE) {
 				p = rst_find_pipe(t, e->pipe_id);
-				p->creator = lca(t, p->creator, (int)i);
+				p->creator = rst_lca(t, p->creator, (int)i);
 			} else if (e->kind == FD_KIND__FD_UNIX) {
 				u = rst_find_unix(t, e->sk_id, NULL);
 				if (u)
-					u->creator = lca(t, u->creator, (int)i);
+					u->creator = rst_lca(t, u->creator, (int)i);
 				else
-					t->unixsk_creator = lca(t, t->unixsk_creator, (int)i);
+					t->unixsk_creator = rst_lca(t, t->unixsk_creator, (int)i);
 			}
 		}
 	t->pipe_fd_base = top;

@@ -100,6 +100,8 @@ struct rst_pipe *rst_find_pipe(const struct rst_tree *t, uint64_t id);
 struct rst_unix *rst_find_unix(const struct rst_tree *t, uint64_t id, int *ret_end);
 /* The shared open file of fd e, or NULL when e is its only fd. */
 struct rst_file *rst_shared_file(const struct rst_tree *t, const FdEntry *e);
+/* The nearest common ancestor of tasks a and b (indexes; a < 0: b), which creates what both hold. */
+int rst_lca(const struct rst_tree *t, int a, int b);
 /* The caller's fd handed in for a regular file with key "file:PATH", as an index of opts->inherit_fds, or -1.
  */
 int rst_inherited_file(const struct rst_tree *t, const FdEntry *e);
