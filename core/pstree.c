@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <string.h>
 #include "log.h"
 #include "pstree.h"
 
@@ -44,6 +45,32 @@ int task_add_thread(struct task *task, pid_t tid)
 	task->threads = th;
 	th[task->nr_threads] = (struct thread){.tid = tid, .ns_tid = tid};
 	task->nr_threads++;
+	return 0;
+}
+
+void task_drop_thread(struct task *task, size_t k)
+{
+	memmove(&task->threads[k], &task->threads[k + 1],
+		(task->nr_threads - k - 1) * sizeof(task->threads[0]));
+	task->nr_threads--;
+}
+
+int pstree_drop(struct pstree *t, struct task *task)
+{
+	size_t at = t->nr_tasks;
+
+	for (size_t i = 0; i < t->nr_tasks; i++) {
+		if (t->tasks[i]->parent == task)
+			return -EBUSY;
+		if (t->tasks[i] == task)
+			at = i;
+	}
+	if (at == 0 || at == t->nr_tasks)
+		return -EINVAL;
+	memmove(&t->tasks[at], &t->tasks[at + 1], (t->nr_tasks - at - 1) * sizeof(t->tasks[0]));
+	t->nr_tasks--;
+	free(task->threads);
+	free(task);
 	return 0;
 }
 

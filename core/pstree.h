@@ -39,6 +39,10 @@ struct task *pstree_add(struct pstree *t, pid_t pid, struct task *parent);
 struct task *pstree_find(const struct pstree *t, pid_t pid);
 int task_add_thread(struct task *task, pid_t tid);
 struct thread *task_find_thread(const struct task *task, pid_t tid);
+/* Forget thread k of task (it exited); the leader stays threads[0] unless k is 0. */
+void task_drop_thread(struct task *task, size_t k);
+/* Take a task that exited out of the tree: -EBUSY if the tree holds children of it, -EINVAL for the root. */
+int pstree_drop(struct pstree *t, struct task *task);
 void pstree_free(struct pstree *t);
 
 #endif

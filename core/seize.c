@@ -113,6 +113,12 @@ static int seize_thread(struct task *task, pid_t tid, bool defer)
 		return 1;
 	}
 	r = seize_wait_trap(th);
+	if (r == -ESRCH) {
+		/* It was on its way out: its exit, not a trap, came first. */
+		pr_debug("pid %d: thread %d exited while being seized", task->pid, tid);
+		task_drop_thread(task, task->nr_threads - 1);
+		return 0;
+	}
 	if (r < 0)
 		return pr_err_errno(r, "pid %d: thread %d did not stop", task->pid, tid);
 	return 1;
@@ -254,6 +260,36 @@ static int check_shared_vm(const struct task *task)
 	return check_shared_vm_once(task, true);
 }
 
+/*
+ * A task none of whose threads could be seized: it exited meanwhile (a compiler of a
+ * parallel make, say). Its parent, already stopped, has not reaped it: it is recorded as a
+ * zombie. One that is gone altogether (its parent ignores SIGCHLD) leaves the tree. Returns
+ * 1 when the task was dropped from the tree, 0 when kept.
+ */
+static int task_exited(struct pstree *t, struct task *task)
+{
+	pid_t pid = task->pid;
+	struct proc_stat st;
+	int r;
+
+	if (!task->parent)
+		return pr_err("pid %d: exited while being seized", pid), -ESRCH;
+	r = proc_parse_stat(pid, &st);
+	if (r == 0) {
+		r = check_zombie(task);
+		if (r > 0)
+			return 0;
+		return r < 0 ? r : (pr_err("pid %d: no thread of it could be seized", pid), -ESRCH);
+	}
+	if (r != -ENOENT && r != -ESRCH)
+		return pr_err_errno(r, "pid %d: reading its stat", pid);
+	r = pstree_drop(t, task);
+	if (r < 0)
+		return pr_err_errno(r, "pid %d: exited while being seized", pid);
+	pr_debug("pid %d: exited and was reaped while being seized: not in the tree", pid);
+	return 1;
+}
+
 static int seize_pass(struct pstree *t)
 {
 	int changes = 0;
@@ -278,8 +314,13 @@ static int seize_pass(struct pstree *t)
 
 		if (r < 0)
 			return r;
-		if (task->nr_threads == 0)
-			return pr_err("pid %d: exited while being seized", task->pid), -ESRCH;
+		if (task->nr_threads == 0) {
+			r = task_exited(t, task);
+			if (r < 0)
+				return r;
+			i -= r; /* dropped: the next task moved into its slot */
+			continue;
+		}
 		changes += r;
 		r = seize_children(t, task);
 		if (r < 0)
@@ -300,6 +341,11 @@ static int wait_deferred(struct pstree *t)
 			if (!th->trap_pending)
 				continue;
 			r = seize_wait_trap(th);
+			if (r == -ESRCH && k > 0) {
+				/* A thread caught by the freezer on its way out: it is gone. */
+				task_drop_thread(t->tasks[i], k--);
+				continue;
+			}
 			if (r < 0)
 				return pr_err_errno(r, "pid %d: thread %d did not stop", t->tasks[i]->pid,
 						    th->tid);
@@ -365,25 +411,42 @@ static void release_thread(const struct task *task, const struct thread *th, enu
  * A SIGSTOP sent just before the detach takes effect a moment later: wait (a second at most)
  * until every thread shows it, so that a tree left stopped is stopped when the dump returns.
  */
+/* Whether thread @tid is in a stop, or gone (/proc/TID/stat shows that thread's own state). */
+static bool thread_stopped(pid_t tid)
+{
+	struct proc_stat st;
+
+	if (proc_parse_stat(tid, &st) < 0)
+		return true;
+	return st.state == 'T' || st.state == 'Z' || st.state == 'X';
+}
+
+static bool task_stopped(const struct task *task)
+{
+	if (task->zombie)
+		return true;
+	for (size_t k = 0; k < task->nr_threads; k++)
+		if (!thread_stopped(task->threads[k].tid))
+			return false;
+	return task->nr_threads || thread_stopped(task->pid);
+}
+
+/*
+ * The group stop reaches each thread on its way out of the kernel: every thread, not only
+ * the leader, must show it before the caller may say the tree is stopped.
+ */
 static void wait_stopped(const struct pstree *t)
 {
 	for (int round = 0; round < 200; round++) {
 		bool all = true;
 
-		for (size_t i = 0; i < t->nr_tasks && all; i++) {
-			struct proc_stat st;
-
-			if (t->tasks[i]->zombie)
-				continue;
-			if (proc_parse_stat(t->tasks[i]->pid, &st) == 0 && st.state != 'T' &&
-			    st.state != 'Z' && st.state != 'X')
-				all = false;
-		}
+		for (size_t i = 0; i < t->nr_tasks && all; i++)
+			all = task_stopped(t->tasks[i]);
 		if (all)
 			return;
 		usleep(5000);
 	}
-	pr_warn("some tasks of the tree did not stop within a second");
+	pr_warn("some threads of the tree did not stop within a second");
 }
 
 void seize_release(struct pstree *t, enum release_mode mode)
