@@ -25,7 +25,9 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
 	    -Wno-missing-field-initializers -Werror=missing-prototypes -Werror=shadow \
 	    -Werror=format=2 -Werror=implicit-function-declaration
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
+# libmunge: the RPC client signs requests to other nodes' ckptd (through munge.pc when there is one).
+MUNGE_LIBS := $(shell $(PKG_CONFIG) --exists munge && $(PKG_CONFIG) --libs munge || echo -lmunge)
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(LIBS_PC)) $(MUNGE_LIBS)
 ifeq ($(DEBUG),1)
 CFLAGS   += -O0 -g3
 endif
@@ -38,7 +40,11 @@ PROTOS      := $(wildcard proto/*.proto)
 PROTO_C     := $(patsubst proto/%.proto,$(B)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H     := $(PROTO_C:.c=.h)
 CORE_SRCS   := $(wildcard core/*.c) $(wildcard arch/$(ARCH)/*.c)
-LIB_OBJS    := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(PROTO_C:.c=.o)
+# The client side of ckptd's RPC (ckptd/client.c, and tcp-wire.c, which the daemon shares) is
+# part of libckpt: ckpt_dump() and ckpt_restore() go through the daemon when asked to
+# (core/service.c). Built by ckptd/ckptd.mk into build/ckptd-obj/.
+LIB_CLIENT_OBJS := $(B)/ckptd-obj/client.o $(B)/ckptd-obj/tcp-wire.o
+LIB_OBJS    := $(patsubst %.c,$(B)/%.o,$(CORE_SRCS)) $(PROTO_C:.c=.o) $(LIB_CLIENT_OBJS)
 CLI_SRCS    := $(wildcard core/cli/*.c)
 CLI_OBJS    := $(patsubst %.c,$(B)/%.o,$(CLI_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
@@ -78,6 +84,9 @@ $(B)/libckpt.so: $(LIB_OBJS) core/libckpt.map
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,--version-script=core/libckpt.map -Wl,-soname,libckpt.so.0 \
 		-o $@ $(LIB_OBJS) $(LDLIBS)
+	$(Q)ln -sf libckpt.so $(B)/libckpt.so.0
+
+$(B)/core/service.o: CPPFLAGS += -Ickptd
 
 $(B)/ckpt: $(CLI_OBJS) $(B)/libckpt.a
 	@echo "  LD      $@"
@@ -109,12 +118,21 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libckpt.a
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libckpt.a $(LDLIBS)
 
+# Programs of the public API alone: include/ckpt.h and build/libckpt.so, as an installed
+# library's users build them.
+API_SRCS := $(wildcard tests/api/*.c)
+API_BINS := $(patsubst tests/api/%.c,$(B)/tests/api/%,$(API_SRCS))
+$(B)/tests/api/%: tests/api/%.c include/ckpt.h $(B)/libckpt.so
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -Iinclude -o $@ $< -L$(B) -lckpt -Wl,-rpath,$(abspath $(B))
+
 unit: $(UNIT_BINS)
 	$(Q)fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
 
 unit-bins: $(UNIT_BINS)
 
-cr-progs: $(CR_BINS) $(TOOL_BINS)
+cr-progs: $(CR_BINS) $(TOOL_BINS) $(API_BINS)
 
 test: all $(UNIT_BINS) $(CR_BINS) test-only
 
@@ -126,7 +144,7 @@ test-only:
 check-aarch64: $(PROTO_H)
 	$(Q)for f in core/*.c $(wildcard arch/aarch64/*.c); do \
 		echo "  CC.a64  $$f"; \
-		aarch64-linux-gnu-gcc -D_GNU_SOURCE -Iinclude -Icore -Iarch -Iarch/aarch64 -I$(B)/proto \
+		aarch64-linux-gnu-gcc -D_GNU_SOURCE -Iinclude -Icore -Ickptd -Iarch -Iarch/aarch64 -I$(B)/proto \
 			-std=gnu11 -Wall -Werror=missing-prototypes -Werror=implicit-function-declaration \
 			-fsyntax-only $$f || exit 1; \
 	done

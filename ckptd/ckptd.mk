@@ -5,19 +5,15 @@
 CKPTD_O           := $(B)/ckptd-obj
 CKPTD_SRCS        := $(wildcard ckptd/*.c)
 CKPTD_DAEMON_OBJS := $(patsubst ckptd/%.c,$(CKPTD_O)/%.o,$(filter-out ckptd/client.c ckptd/tool.c,$(CKPTD_SRCS)))
-# The client speaks TCP with munge credentials too (tcp-wire.c, which the daemon shares).
-CKPTD_CLIENT_OBJS := $(CKPTD_O)/client.o $(CKPTD_O)/tcp-wire.o
-# libmunge: through its munge.pc when there is one.
+# The client (client.c, tcp-wire.c) is part of libckpt (LIB_CLIENT_OBJS in the root Makefile):
+# whatever links libckpt.a and $(LDLIBS) has it, libmunge included.
 MUNGE_CFLAGS      := $(shell $(PKG_CONFIG) --exists munge && $(PKG_CONFIG) --cflags munge)
-MUNGE_LIBS        := $(shell $(PKG_CONFIG) --exists munge && $(PKG_CONFIG) --libs munge || echo -lmunge)
-# What the client's users link after its objects (spank/spank.mk, build/ckpt, the unit tests).
-CKPTD_CLIENT_LIBS := $(MUNGE_LIBS)
 # libslurm for the node watcher (no slurm.pc in Debian 12), hwloc for the node's topology in
 # each checkpoint's metadata (topo.c; hwloc knows the machines Slurm runs on better than any
 # parser of /sys we would write); the layout and policy libraries
 # take util and log from libckpt.a, so they come first.
 CKPTD_SLURM_LIBS  := $(B)/libckpt-layout.a $(B)/libckpt-policies.a
-CKPTD_LIBS        := $(shell $(PKG_CONFIG) --libs libcap hwloc) -lslurm $(MUNGE_LIBS) -lpthread
+CKPTD_LIBS        := $(shell $(PKG_CONFIG) --libs libcap hwloc) -lslurm -lpthread
 
 all: $(B)/ckptd $(B)/ckptd-client
 
@@ -31,12 +27,12 @@ $(B)/ckptd: $(CKPTD_DAEMON_OBJS) $(CKPTD_SLURM_LIBS) $(B)/libckpt.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(CKPTD_DAEMON_OBJS) $(CKPTD_SLURM_LIBS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_LIBS)
 
 # The client links libckpt.a for rpc.pb-c.o (LIB_OBJS holds every proto's object).
-$(B)/ckptd-client: $(CKPTD_O)/tool.o $(CKPTD_CLIENT_OBJS) $(B)/libckpt.a
+$(B)/ckptd-client: $(CKPTD_O)/tool.o $(B)/libckpt.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CKPTD_O)/tool.o $(CKPTD_CLIENT_OBJS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_CLIENT_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CKPTD_O)/tool.o $(B)/libckpt.a $(LDLIBS)
 
 # Unit tests of ckptd's parts link the daemon's objects but main.
-CKPTD_UNIT_OBJS := $(sort $(filter-out $(CKPTD_O)/main.o,$(CKPTD_DAEMON_OBJS)) $(CKPTD_CLIENT_OBJS))
+CKPTD_UNIT_OBJS := $(filter-out $(CKPTD_O)/main.o,$(CKPTD_DAEMON_OBJS))
 $(B)/tests/unit/test_ckptd_%: tests/unit/test_ckptd_%.c $(CKPTD_UNIT_OBJS) $(CKPTD_SLURM_LIBS) $(B)/libckpt.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -44,12 +40,7 @@ $(B)/tests/unit/test_ckptd_%: tests/unit/test_ckptd_%.c $(CKPTD_UNIT_OBJS) $(CKP
 		$(CKPTD_UNIT_OBJS) $(CKPTD_SLURM_LIBS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_LIBS) \
 		$(shell $(PKG_CONFIG) --libs cmocka)
 
-# ckpt --service (core/cli/service.c) calls the client. The root Makefile links build/ckpt,
-# and every unit test but ours (they link the CLI's objects too), as `... libckpt.a $(LDLIBS)`:
-# the client goes first in their LDLIBS, followed by libckpt.a again for rpc.pb-c.o.
-CLI_CLIENT_USERS := $(B)/ckpt $(filter-out $(B)/tests/unit/test_ckptd_%,$(UNIT_BINS))
-$(CLI_CLIENT_USERS): $(CKPTD_CLIENT_OBJS)
-$(CLI_CLIENT_USERS): LDLIBS := $(CKPTD_CLIENT_OBJS) $(B)/libckpt.a $(LDLIBS) $(CKPTD_CLIENT_LIBS)
+# ckpt --service (core/cli/service.c) and ckpt job (job.c) use the client's RPC-level calls.
 $(B)/core/cli/service.o $(B)/core/cli/job.o: CPPFLAGS += -Ickptd
 
 format-ckptd:

@@ -25,6 +25,7 @@
 #include "mem.h"
 #include "pstree.pb-c.h"
 #include "seize.h"
+#include "service.h"
 #include "shmem.h"
 
 struct dump_ctx {
@@ -388,6 +389,8 @@ _public_ int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats
 		return pr_err("ckpt_dump: bad options"), -EINVAL;
 	if (opts->leave_running && opts->leave_stopped)
 		return pr_err("--leave-running and --leave-stopped exclude each other"), -EINVAL;
+	if (opts->service)
+		return service_dump(opts, ret_stats);
 	ctx.acc.cancel = opts->cancel;
 	ctx.t_start = now_ns(CLOCK_MONOTONIC);
 	r = seize_check_root(opts->pid);

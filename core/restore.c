@@ -17,6 +17,7 @@
 #include "proc.h"
 #include "rst.h"
 #include "seize.h"
+#include "service.h"
 #include "syscalls.h"
 
 #define READY_TIMEOUT_MS 60000
@@ -322,6 +323,8 @@ _public_ int ckpt_restore(const struct ckpt_restore_opts *opts, pid_t *ret_pid, 
 		return pr_err("ckpt_restore: bad options"), -EINVAL;
 	if (opts->mount_proc && opts->no_pidns)
 		return pr_err("--mount-proc needs a new PID namespace (no --no-pidns)"), -EINVAL;
+	if (opts->service)
+		return service_restore(opts, ret_pid);
 	if (opts->shell_job)
 		t.shell_tty = find_tty();
 	r = imgdir_open_for_restore(opts->images_dir, &dirfd);

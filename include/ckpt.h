@@ -39,6 +39,8 @@ struct ckpt_inherit_fd {
 	const char *key; /* the external object's key as `ckpt show` prints it, e.g. "pipe:[1234]" */
 };
 
+struct ckpt_service;
+
 struct ckpt_dump_opts {
 	size_t sz;		   /* sizeof(struct ckpt_dump_opts) */
 	pid_t pid;		   /* root of the tree: it and its descendants are dumped */
@@ -73,6 +75,12 @@ struct ckpt_dump_opts {
 	 * fd to hand in with --inherit-fd).
 	 */
 	bool ext_unix_sk;
+	/*
+	 * NULL: the dump runs in this process. A connection from ckpt_service_open(): ckptd
+	 * runs it (it must be allowed to: see ckptd(8)); cancel, save_paths, file_locks and
+	 * ext_unix_sk cannot go that way (-EOPNOTSUPP).
+	 */
+	struct ckpt_service *service;
 };
 
 struct ckpt_dump_stats {
@@ -116,6 +124,13 @@ struct ckpt_restore_opts {
 	bool mount_proc;
 	/* Take the file locks of the images again (images with locks are refused without). */
 	bool file_locks;
+	/*
+	 * NULL: restore in this process. A connection from ckpt_service_open(): ckptd restores
+	 * (detach must be set; no_pidns, shell_job, inherit_fds, check_owner, mount_proc and
+	 * file_locks cannot go that way: -EOPNOTSUPP). ckptd gives a user's tree the
+	 * credentials the images record, and refuses images that are not the caller's.
+	 */
+	struct ckpt_service *service;
 };
 
 /*
@@ -138,6 +153,35 @@ struct ckpt_feature {
  * Returns 0 when every required feature is present, -ENOTSUP otherwise.
  */
 int ckpt_check(const struct ckpt_feature **ret, size_t *ret_n);
+
+/*
+ * ckptd(8), the node's daemon, as a second transport for the same operations: open a
+ * connection and put it in the options' service field; ckpt_dump() and ckpt_restore() then
+ * send the request and return the daemon's answer (its reason for a failure goes to the log
+ * callback, as a local failure's does).
+ *
+ * address: the daemon's unix socket ("/run/ckptd.sock"), or "tcp://HOST:PORT"
+ * ("tcp://[IPV6]:PORT") for its TCP listener on another node; each request then carries a
+ * munge credential for the caller's uid from munged (its default socket, or the one given
+ * to ckpt_service_set_munge_socket()). Credential errors: -EKEYEXPIRED, -EKEYREJECTED (a
+ * replay), -EACCES, -EHOSTDOWN (munged is down). A connection serves one thread at a time.
+ */
+int ckpt_service_open(const char *address, struct ckpt_service **ret);
+int ckpt_service_set_munge_socket(struct ckpt_service *s, const char *path);
+/* Wait at most ms for an answer (0: forever, the default; a dump can take minutes). */
+int ckpt_service_set_timeout(struct ckpt_service *s, unsigned int ms);
+void ckpt_service_close(struct ckpt_service *s);
+
+/* The daemon's version (malloc'ed) and protocol number. */
+int ckpt_service_version(struct ckpt_service *s, char **ret_version, uint32_t *ret_protocol);
+/*
+ * ckpt_check() on the daemon's node: *ret gets a table of *ret_n features to free with
+ * ckpt_service_features_free(); the return value is ckpt_check()'s.
+ */
+int ckpt_service_check(struct ckpt_service *s, struct ckpt_feature **ret, size_t *ret_n);
+void ckpt_service_features_free(struct ckpt_feature *features, size_t n);
+/* Cancel a queued job or a running dump of the daemon (ids as `ckpt status` shows them). */
+int ckpt_service_cancel(struct ckpt_service *s, uint64_t job_id);
 
 #ifdef __cplusplus
 }

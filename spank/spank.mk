@@ -6,7 +6,7 @@
 SPANK_O    := $(B)/spank-obj
 SPANK_SRCS := $(wildcard spank/*.c)
 SPANK_OBJS := $(patsubst spank/%.c,$(SPANK_O)/%.o,$(SPANK_SRCS))
-SPANK_LIBS := $(B)/libckpt-layout.a $(B)/libckpt-policies.a $(CKPTD_CLIENT_OBJS) $(B)/libckpt.a
+SPANK_LIBS := $(B)/libckpt-layout.a $(B)/libckpt-policies.a $(B)/libckpt.a
 
 all: $(B)/spank_ckpt.so
 
@@ -18,7 +18,7 @@ $(SPANK_O)/%.o: spank/%.c $(PROTO_H)
 $(B)/spank_ckpt.so: $(SPANK_OBJS) $(SPANK_LIBS) spank/spank_ckpt.map
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,--version-script=spank/spank_ckpt.map -o $@ \
-		$(SPANK_OBJS) $(SPANK_LIBS) $(LDLIBS) $(CKPTD_CLIENT_LIBS)
+		$(SPANK_OBJS) $(SPANK_LIBS) $(LDLIBS)
 
 -include $(SPANK_OBJS:.o=.d)
 

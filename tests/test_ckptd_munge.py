@@ -23,7 +23,7 @@ import time
 import pytest
 
 import crlib
-from test_ckptd import USER, TIMEOUT, Daemon, bin_path, parse, start_counter
+from test_ckptd import USER, TIMEOUT, Daemon, bin_path, last_count, parse, start_counter
 from test_ckptd import ckptd_bins, tracker  # noqa: F401 (fixtures)
 
 EPERM, EACCES, EBADMSG, EMSGSIZE, EHOSTDOWN, EKEYEXPIRED, EKEYREJECTED = 1, 13, 74, 90, 112, 127, 129
@@ -341,6 +341,44 @@ def test_root_dump_over_tcp(tcpd, tracker, tmp_path):
     assert (imgdir / "inventory.img").exists() and p.poll() is None
     rc, d, text = tcpd.tcp("status")
     assert any("type=dump state=done uid=0" in j for j in d["job"]), text
+
+
+def test_public_api_over_tcp(tcpd, tracker, tmp_path):
+    """libckpt's ckpt_dump()/ckpt_restore() with a "tcp://" service: the same calls, signed."""
+    api = crlib.build_dir() / "tests" / "api" / "api_transport"
+    if not os.access(api, os.X_OK):
+        pytest.skip("%s is not built (make cr-progs)" % api)
+    pre = [str(api), "--service", tcpd.addr, "--munge-socket", tcpd.munge_sock]
+    run = lambda *a: subprocess.run(pre + list(a), capture_output=True, text=True, timeout=TIMEOUT,
+                                    close_fds=True)
+    out = tmp_path / "counter.out"
+    p = start_counter(tracker, out)
+    r = run("dump", str(p.pid), str(tmp_path / "img"))
+    assert r.returncode == 0 and "tasks: 1" in r.stdout, r.stdout + r.stderr + tcpd.log_text()
+    p.wait(timeout=10)
+    stopped_at = last_count(out)
+    r = run("restore", str(tmp_path / "img"))
+    assert r.returncode == 0, r.stdout + r.stderr + tcpd.log_text()
+    tracker.add(int(re.search(r"pid: (\d+)", r.stdout).group(1)))
+    assert crlib.wait_until(lambda: last_count(out) >= stopped_at + 2, 10), crlib.read_text(out)
+    r = run("version")
+    assert r.returncode == 0 and "protocol: 1" in r.stdout, r.stdout + r.stderr
+    # no munged at that socket: no credential, nothing sent
+    bad = subprocess.run([str(api), "--service", tcpd.addr, "--munge-socket", "/nonexistent/sock",
+                          "version"], capture_output=True, text=True, timeout=TIMEOUT, close_fds=True)
+    assert bad.returncode == 1 and "error: " in bad.stdout, bad.stdout + bad.stderr
+
+
+def test_ckpt_command_with_munge_socket(tcpd):
+    """`ckpt --service tcp://... --munge-socket PATH`: the command signs with that munged."""
+    ckpt = str(bin_path("ckpt"))
+    p = subprocess.run([ckpt, "--service", tcpd.addr, "--munge-socket", tcpd.munge_sock, "status"],
+                       capture_output=True, text=True, timeout=TIMEOUT, close_fds=True)
+    assert p.returncode == 0 and "running" in p.stdout, p.stdout + p.stderr + tcpd.log_text()
+    p = subprocess.run([ckpt, "status", "--service", tcpd.addr, "--munge-socket", "/nonexistent/s"],
+                       capture_output=True, text=True, timeout=TIMEOUT, close_fds=True)
+    assert p.returncode == 1 and p.stderr.startswith("Error: ") and len(p.stderr.splitlines()) == 1, \
+        p.stdout + p.stderr
 
 
 def test_several_requests_on_one_connection(tcpd):

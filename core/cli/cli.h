@@ -34,9 +34,10 @@ enum {
 
 /* Options every verb takes (also before the verb: ckpt -v4 dump ...). */
 struct cli_global {
-	int verbosity;	      /* -v: 0 errors, 1 +warnings, 2 +info, 3 and 4 +debug */
-	const char *log_file; /* -o: relative to the images directory unless absolute */
-	const char *service;  /* --service: ckptd's socket; the verb is sent there, not run here */
+	int verbosity;		  /* -v: 0 errors, 1 +warnings, 2 +info, 3 and 4 +debug */
+	const char *log_file;	  /* -o: relative to the images directory unless absolute */
+	const char *service;	  /* --service: ckptd's socket; the verb is sent there, not run here */
+	const char *munge_socket; /* --munge-socket: munged's, for a tcp:// service */
 };
 
 struct cli_main {

@@ -28,7 +28,8 @@ static void usage(FILE *out)
 	fputs("\nOptions before the command apply to it as if given after it:\n"
 	      "  -v, --verbosity[=N]  0 errors, 1 warnings (default), 2 info, 3 or 4 debug\n"
 	      "  -o, --log-file FILE  every message at debug level to FILE\n"
-	      "      --service SOCKET  have ckptd(8) on SOCKET carry out the command\n\n"
+	      "      --service SOCKET  have ckptd(8) on SOCKET (or tcp://HOST:PORT) carry out the command\n"
+	      "      --munge-socket PATH  munged's socket, for a tcp:// service\n\n"
 	      "'ckpt COMMAND --help' describes a command; see also ckpt(1).\n",
 	      out);
 }

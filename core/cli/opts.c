@@ -18,6 +18,7 @@ enum {
 	OPT_NO_PIDNS,
 	OPT_INHERIT_FD,
 	OPT_SERVICE,
+	OPT_MUNGE_SOCKET,
 	OPT_SAVE_PATH,
 	OPT_MOUNT_PROC,
 	OPT_OWNER,
@@ -33,7 +34,8 @@ enum {
 	{ "help", no_argument, NULL, 'h' },                    \
 	{ "verbosity", optional_argument, NULL, 'v' },         \
 	{ "log-file", required_argument, NULL, 'o' },         \
-	{ "service", required_argument, NULL, OPT_SERVICE }
+	{ "service", required_argument, NULL, OPT_SERVICE },    \
+	{ "munge-socket", required_argument, NULL, OPT_MUNGE_SOCKET }
 /* clang-format on */
 
 #define COMMON_HELP                                                                             \
@@ -42,7 +44,9 @@ enum {
 	"  -o, --log-file FILE     log every message at debug level to FILE (relative to\n"     \
 	"                          the images directory unless absolute; with --service,\n"     \
 	"                          the messages of ckpt itself, relative to the current one)\n" \
-	"      --service SOCKET    send the command to ckptd(8) listening on SOCKET\n"          \
+	"      --service SOCKET    send the command to ckptd(8) listening on SOCKET, or on\n"   \
+	"                          another node's tcp://HOST:PORT with a munge credential\n"    \
+	"      --munge-socket PATH munged's socket for tcp:// (default: libmunge's)\n"          \
 	"  -h, --help              show this help\n"
 
 struct verb_spec {
@@ -172,6 +176,11 @@ static int parse_verb(const struct verb_spec *spec, int argc, char **argv, struc
 			if (!*optarg)
 				return usage_error(spec->name, false, "empty --service");
 			g->service = optarg;
+			break;
+		case OPT_MUNGE_SOCKET:
+			if (!*optarg)
+				return usage_error(spec->name, false, "empty --munge-socket");
+			g->munge_socket = optarg;
 			break;
 		case ':':
 		case '?':

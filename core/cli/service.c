@@ -26,8 +26,16 @@ int cli_service_connect(const struct cli_global *g, struct ckptd_client **ret)
 	int r = ckptd_client_connect(socket_of(g), ret);
 
 	if (r < 0)
-		cli_error("cannot reach ckptd at '%s': %s", socket_of(g), strerror(-r));
-	return r;
+		return cli_error("cannot reach ckptd at '%s': %s", socket_of(g), strerror(-r)), r;
+	if (g->munge_socket) {
+		r = ckptd_client_set_munge_socket(*ret, g->munge_socket);
+		if (r < 0) {
+			ckptd_client_close(*ret);
+			*ret = NULL;
+			return cli_error("out of memory"), r;
+		}
+	}
+	return 0;
 }
 
 /* A failed call: the daemon's reason when it gave one, else what the errno says. */
