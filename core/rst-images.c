@@ -11,6 +11,7 @@
 #include "image.h"
 #include "infect.h"
 #include "log.h"
+#include "memcheck.h"
 #include "proc.h"
 #include "rst.h"
 #include "procattr.h"
@@ -44,6 +45,8 @@ static int load_inventory(struct rst_tree *t)
 	r = arch_cpu_compatible(t->inv, why, sizeof(why));
 	if (r < 0)
 		return pr_err("cannot restore on this CPU: %s", why), r;
+	if (t->inv->has_pages_written && t->inv->pages_written < UINT64_MAX / PAGE_SZ)
+		return memcheck_room_for(t->inv->pages_written * PAGE_SZ);
 	return 0;
 }
 

@@ -307,3 +307,43 @@ def test_restore_twice_at_once_no_pidns(cr):
     line = crlib.verdict(run.out)
     assert rc == 0 and line == "PASS", "first restore: exit %s, verdict %r\n%s" % (
         rc, line, crlib.tail(run.output()))
+
+
+# ---------------------------------------------------------------------------------------
+# a node without room for the images' memory
+
+
+@pytest.fixture
+def memory_cgroup():
+    """A v1 memory cgroup limited to 64 MiB, removed afterwards (its processes have ended)."""
+    base = pathlib.Path("/sys/fs/cgroup/memory")
+    if not (base / "cgroup.procs").exists():
+        pytest.skip("no cgroup v1 memory controller at %s" % base)
+    cg = base / ("ckpt-test-%d" % os.getpid())
+    cg.mkdir()
+    try:
+        (cg / "memory.limit_in_bytes").write_text(str(64 << 20))
+        yield cg
+    finally:
+        crlib.wait_until(lambda: not (cg / "cgroup.procs").read_text().strip(), 10)
+        cg.rmdir()
+
+
+def test_restore_without_room_for_its_memory(cr, memory_cgroup):
+    """Images of 128 MiB, restored by a ckpt inside a 64 MiB cgroup: refused before anything
+    is created, with both figures; the same images restore outside it."""
+    run = cr.start("mem_random", ["128"])
+    img = cr.tmp / "img"
+    cr.dump(run, img)
+    cr.check_gone(run)
+    wrapper = cr.tmp / "in-cgroup.sh"
+    wrapper.write_text('#!/bin/sh\necho $$ > %s/cgroup.procs || exit 99\nexec %s "$@"\n'
+                       % (memory_cgroup, cr.ckpt))
+    wrapper.chmod(0o755)
+    ckpt, cr.ckpt = cr.ckpt, str(wrapper)
+    try:
+        r = expect_restore_fails(cr, img, "not enough memory", "128.", "MiB", "cgroup")
+    finally:
+        cr.ckpt = ckpt
+    assert r.returncode == 1, r.describe()
+    cr.restore_detached_and_verify(run, img)
