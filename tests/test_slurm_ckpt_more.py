@@ -101,7 +101,18 @@ def submit(c, name, user=None, count=200, extra=()):
         assert j["NodeList"] == "n1", j
     finally:
         node_state(c, "n2", "resume")
+    wait_registered(jobid, "n1")
     return jobid, out, d
+
+
+def wait_registered(jobid, node, timeout=30):
+    """slurmctld says RUNNING before the job's shim has registered it with the node's ckptd."""
+    log = DIR / "log" / ("ckptd-%s.log" % node)
+    pat = re.compile(r"slurm job %d: registered" % jobid)
+    t0 = time.monotonic()
+    while not pat.search(log.read_text() if log.exists() else ""):
+        assert time.monotonic() - t0 < timeout, "job %d not registered with ckptd %s" % (jobid, node)
+        time.sleep(0.2)
 
 
 def starts(d, jobid):
