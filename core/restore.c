@@ -160,6 +160,8 @@ static int rebuild_task(struct rst_tree *t, struct rst_task *task)
 	if (r == 0)
 		r = rst_mm_rebuild(t, task, &in);
 	if (r == 0)
+		r = rst_locks_take_posix(&in, task);
+	if (r == 0)
 		r = rst_state_restore(t, task, &in);
 	return r;
 }

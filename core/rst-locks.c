@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Restore side of file locks (--file-locks). Each task takes its locks again once its fds are
- * in place, before it reports ready: a POSIX lock belongs to the task that takes it, flock and
- * OFD locks to the open file description they are taken through (fcntl(2), flock(2)), which
- * is the restored one. Taking an lock its file description already holds changes nothing, so
- * every fd of a shared description may take it again.
+ * Restore side of file locks (--file-locks). flock and OFD locks belong to the open file
+ * description they are taken through (fcntl(2), flock(2)), which is the restored one: each
+ * task takes them again once its fds are in place, before it reports ready. Taking a lock its
+ * file description already holds changes nothing, so every fd of a shared description may
+ * take it again.
+ *
+ * A POSIX lock belongs to the process, and any close(2) of the file by that process drops it,
+ * whichever fd was closed. The address space is rebuilt afterwards by injected syscalls that
+ * open files by path to map them, and close those fds again (as well as the executable's, and
+ * the fds of the shared objects, deleted files among them). So POSIX locks are taken last, by
+ * an injected F_SETLK once the task's mappings are made (rst_locks_take_posix).
  *
  * Before anything is created, each lock is tried against the system as it is (F_OFD_GETLK,
  * flock(LOCK_NB) on a file of our own): a file locked by someone else is refused there.
@@ -13,6 +19,7 @@
 #include <sys/file.h>
 #include "log.h"
 #include "rst.h"
+#include "syscalls.h"
 
 static const char *kind_name(FileLockKind k)
 {
@@ -102,7 +109,7 @@ static int take(uint32_t pid, const FdEntry *e, const FileLockEntry *l)
 	if (l->kind == FILE_LOCK_KIND__FL_FLOCK)
 		r = flock((int)e->fd, (l->write ? LOCK_EX : LOCK_SH) | LOCK_NB);
 	else
-		r = fcntl((int)e->fd, l->kind == FILE_LOCK_KIND__FL_POSIX ? F_SETLK : F_OFD_SETLK, &fl);
+		r = fcntl((int)e->fd, F_OFD_SETLK, &fl);
 	if (r < 0)
 		return pr_perror("pid %u: fd %u: taking its %s lock on '%s' again", pid, e->fd,
 				 kind_name(l->kind), e->path);
@@ -114,8 +121,48 @@ int rst_locks_take(const struct rst_tree *t, const struct rst_task *task)
 	(void)t;
 	for (size_t k = 0; k < task->n_fds; k++)
 		for (size_t j = 0; j < task->fds[k]->n_locks; j++) {
-			int r = take(task->pe->pid, task->fds[k], task->fds[k]->locks[j]);
+			const FileLockEntry *l = task->fds[k]->locks[j];
+			int r;
 
+			if (l->kind == FILE_LOCK_KIND__FL_POSIX)
+				continue; /* rst_locks_take_posix */
+			r = take(task->pe->pid, task->fds[k], l);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+static int take_posix(struct rst_inject *in, uint32_t pid, const FdEntry *e, const FileLockEntry *l)
+{
+	struct flock fl = range_of(l);
+	uint64_t p;
+	long v;
+	int r;
+
+	r = rst_put_data(in, 0, &fl, sizeof(fl), &p);
+	if (r == 0)
+		r = rst_syscall(in, __NR_fcntl, e->fd, F_SETLK, p, 0, 0, 0, &v);
+	if (r < 0)
+		return r;
+	if (v < 0)
+		return pr_err_errno((int)v,
+				    "pid %u: fd %u: taking its POSIX %s lock on '%s' [%" PRIu64 ", +%" PRIu64
+				    ") again",
+				    pid, e->fd, l->write ? "WRITE" : "READ", e->path, l->start, l->len);
+	return 0;
+}
+
+int rst_locks_take_posix(struct rst_inject *in, const struct rst_task *task)
+{
+	for (size_t k = 0; k < task->n_fds; k++)
+		for (size_t j = 0; j < task->fds[k]->n_locks; j++) {
+			const FileLockEntry *l = task->fds[k]->locks[j];
+			int r;
+
+			if (l->kind != FILE_LOCK_KIND__FL_POSIX)
+				continue; /* rst_locks_take, in the task */
+			r = take_posix(in, task->pe->pid, task->fds[k], l);
 			if (r < 0)
 				return r;
 		}

@@ -168,10 +168,13 @@ void rst_unixsk_free(struct rst_tree *t);
 /*
  * rst-locks.c (--file-locks): _validate (from rst_load) checks every lock of the images and
  * refuses one something outside holds now; _take, in the forked task once its fds are in
- * place, takes the task's locks again.
+ * place, takes the task's flock and OFD locks again; _take_posix, injected once the task's
+ * mappings are made (their opens and closes would drop them), its POSIX locks.
  */
 int rst_locks_validate(const struct rst_tree *t);
 int rst_locks_take(const struct rst_tree *t, const struct rst_task *task);
+struct rst_inject;
+int rst_locks_take_posix(struct rst_inject *in, const struct rst_task *task);
 
 /* rst-task.c: the forked side. Creates task idx (and, recursively, its children). */
 int rst_fork_task(struct rst_tree *t, size_t idx);

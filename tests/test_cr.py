@@ -66,6 +66,8 @@ CASES = [
     Case("deleted_file", "deleted_file", ("{workdir}",)),
     Case("file_locks", "file_locks", ("{workdir}",), dump_opts=("--file-locks",),
          restore_opts=("--file-locks",)),
+    Case("lock_mapped", "lock_mapped", ("{workdir}",), dump_opts=("--file-locks",),
+         restore_opts=("--file-locks",)),
     Case("unix_bound", "unix_bound", ("{workdir}",)),
     Case("unix_abstract", "unix_abstract"),
     Case("fifo", "fifo", ("{workdir}",)),

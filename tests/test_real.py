@@ -21,6 +21,14 @@ JOBS = {
     "gzip": ["/bin/bash", str(HERE / "gzip.sh")],
     "make-j2": ["/bin/bash", str(HERE / "make.sh")],
     "openmp-4-threads": ["/bin/bash", str(HERE / "openmp.sh")],
+    "sqlite3": ["/bin/bash", str(HERE / "sqlite.sh"), "delete"],
+    "sqlite3-wal": ["/bin/bash", str(HERE / "sqlite.sh"), "wal"],
+}
+# Options given to both the dump and the restore of a job: sqlite3 holds POSIX locks on its
+# database (and, in WAL mode, on byte ranges of the mapped -shm index) mid-transaction.
+CKPT_OPTS = {
+    "sqlite3": ["--file-locks"],
+    "sqlite3-wal": ["--file-locks"],
 }
 USERS = {"root": [], "uid1000": ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]}
 
@@ -65,11 +73,12 @@ def test_real_program(ckpt_bin, tmp_path, job, user):
         for pid in pids:
             tracker.add(pid)
         img = tmp_path / "img"
-        d = subprocess.run([ckpt_bin, "dump", "-t", str(p.pid), "-D", str(img)],
+        opts = CKPT_OPTS.get(job, [])
+        d = subprocess.run([ckpt_bin, "dump", "-t", str(p.pid), "-D", str(img)] + opts,
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
         assert d.returncode == 0, d.stderr
         p.wait(timeout=TIMEOUT)
-        r = subprocess.run([ckpt_bin, "restore", "-D", str(img)], stdin=subprocess.DEVNULL,
+        r = subprocess.run([ckpt_bin, "restore", "-D", str(img)] + opts, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
         got = (work / "out").read_bytes()
         assert r.returncode == 0, "restore exit %d\n%s\n--- output ---\n%s" % (
