@@ -12,6 +12,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "sjob-ckpt.h"
+#include "sjob-failed.h"
 #include "sjobs.h"
 
 static int refusef(struct conn *c, int type, int r, const char *fmt, ...)
@@ -51,6 +52,21 @@ static int on_register(struct conn *c, const RpcRequest *req)
 	return answer_ok(c, req->type);
 }
 
+/* The shim could not restore the job's checkpoint: the job never ran here, nothing to end. */
+static int on_restore_failed(struct conn *c, const RpcRequest *req)
+{
+	const RpcJobEndReq *r = req->job_end;
+	struct sjobs_conf conf = {0};
+	int e = sjobs_conf_get(&conf);
+
+	if (e == 0)
+		e = sjob_restore_failed(r->job_id, conf.node_name, r->restore_failed, r->has_hold && r->hold);
+	sjobs_conf_free(&conf);
+	if (e < 0)
+		return rpc_reply_error(c, req->type, -e, NULL, true);
+	return answer_ok(c, req->type);
+}
+
 static int on_end(struct conn *c, const RpcRequest *req)
 {
 	const RpcJobEndReq *r = req->job_end;
@@ -60,6 +76,8 @@ static int on_end(struct conn *c, const RpcRequest *req)
 		return refusef(c, req->type, -EPERM, "only the plugin's shim (root) ends jobs");
 	if (!r || !r->job_id)
 		return rpc_reply_error(c, req->type, EINVAL, "bad job end", true);
+	if (r->restore_failed)
+		return on_restore_failed(c, req);
 	e = sjobs_end(r->job_id, r->status);
 	if (e < 0)
 		return refusef(c, req->type, e, "slurm job %u is not registered here", r->job_id);

@@ -170,6 +170,7 @@ static int child_dump(const struct job *job, struct run_result *res)
 		.freeze_cgroup = job->freeze_cgroup,
 		.cancel = &child_cancel,
 		.save_paths = (const char *const *)job->save_paths,
+		.file_locks = job->file_locks,
 	};
 	struct sigaction sa = {.sa_handler = on_cancel, .sa_flags = SA_RESTART};
 	char path[64];

@@ -59,6 +59,7 @@ static struct job *make_job(const struct sjob *j, const struct sjobs_conf *conf,
 	job->pid = j->pid;
 	job->leave_stopped = sc->requeue || sc->cancel;
 	job->leave_running = !job->leave_stopped;
+	job->file_locks = true; /* sqlite and friends hold POSIX locks: taken again at restore */
 	job->save_paths = save_paths_of(j, conf);
 	if (!job->save_paths) {
 		job->sc = NULL;

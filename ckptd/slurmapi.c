@@ -28,3 +28,40 @@ int slurmapi_leave(uint32_t job_id, bool cancel, char **ret_why)
 		*ret_why = NULL;
 	return -EIO;
 }
+
+static int set_admin_comment(uint32_t job_id, const char *comment)
+{
+	job_desc_msg_t d;
+
+	slurm_init_job_desc_msg(&d);
+	d.job_id = job_id;
+	d.admin_comment = (char *)comment;
+	return slurm_update_job(&d) == SLURM_SUCCESS ? 0 : -EIO;
+}
+
+int slurmapi_restore_failed(uint32_t job_id, const char *comment, bool hold, char **ret_why)
+{
+	const char *what = "slurm_requeue (hold)";
+	int r = hold ? -EIO : 0;
+
+	/*
+	 * Held first: a finished job takes no update, a requeued one does. The failed start is
+	 * still being completed for a moment: try for twenty seconds.
+	 */
+	for (int i = 0; hold && i < 100; i++) {
+		if (slurm_requeue(job_id, JOB_REQUEUE_HOLD) == SLURM_SUCCESS) {
+			r = 0;
+			break;
+		}
+		usleep(200 * 1000);
+	}
+	if (r == 0) {
+		what = "slurm_update_job (AdminComment)";
+		r = set_admin_comment(job_id, comment);
+	}
+	if (r == 0)
+		return 0;
+	if (asprintf(ret_why, "%s: %s", what, slurm_strerror(slurm_get_errno())) < 0)
+		*ret_why = NULL;
+	return -EIO;
+}

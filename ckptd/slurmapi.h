@@ -10,4 +10,12 @@
 /* Requeue the job (or cancel it), retrying while its end is under way: 0, or -EIO with *ret_why. */
 int slurmapi_leave(uint32_t job_id, bool cancel, char **ret_why);
 
+/*
+ * A job whose checkpoint could not be restored where Slurm started it: with hold, requeued
+ * held (JOB_REQUEUE_HOLD: pending until `scontrol release`), retrying while its failed start
+ * is under way; then comment becomes its AdminComment (what `scontrol show job` shows),
+ * which Slurm takes only while the job has not finished. 0, or -EIO with *ret_why.
+ */
+int slurmapi_restore_failed(uint32_t job_id, const char *comment, bool hold, char **ret_why);
+
 #endif

@@ -28,6 +28,7 @@ struct job {
 	char *freeze_cgroup;
 	char *pidfile;
 	bool leave_running, leave_stopped, shell_job;
+	bool file_locks;      /* dump: ckpt_dump_opts.file_locks (Slurm jobs: a database holds them) */
 	char **save_paths;    /* dump: NULL-terminated, owned (ckpt_dump_opts.save_paths) */
 	struct sjob_ckpt *sc; /* a Slurm job's checkpoint (sjob-ckpt.c) run instead of a plain dump */
 	struct conn *conn;    /* waits for the answer; NULL once answered */

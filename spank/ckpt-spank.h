@@ -15,6 +15,7 @@
 enum on_restore_failure {
 	RESTORE_FAIL_JOB,     /* the job fails; the checkpoint is kept */
 	RESTORE_FAIL_SCRATCH, /* the job starts from the top of its script; the checkpoint is kept */
+	RESTORE_FAIL_HOLD,    /* the job is requeued held (by ckptd); the checkpoint is kept */
 };
 
 struct plug_conf {
@@ -42,6 +43,11 @@ int shim_start(const struct plug_conf *c, const struct plug_job *j);
  * a negative errno when no restore was possible (the caller decides: fail or start fresh).
  */
 int shim_restore(const struct plug_conf *c, const struct plug_job *j);
+/*
+ * Tell ckptd that shim_restore() failed with r: it sets the job's AdminComment to the reason
+ * (the engine's last error) and, with hold, requeues the job held.
+ */
+void shim_restore_failed(const struct plug_conf *c, const struct plug_job *j, int r, bool hold);
 
 /* nsinit.c: PID 1 of the job's namespace: reap, forward signals, exit as pid 2 did. */
 void __attribute__((noreturn)) nsinit_main(pid_t job);

@@ -8,9 +8,10 @@
  * plugstack.conf arguments (unknown keys are an error):
  *   images=DIR        root of the shared checkpoint layout (<DIR>/<jobid>/<seq>/), required
  *   socket=PATH       the node's ckptd socket, %n replaced by the node name (/run/ckptd.sock)
- *   on_restore_failure=fail|scratch
+ *   on_restore_failure=fail|scratch|hold
  *                     a checkpoint that cannot be restored here fails the job (default), or
- *                     the job starts from the top; the checkpoint is kept either way
+ *                     the job starts from the top, or ckptd requeues it held; the
+ *                     checkpoint is kept in every case
  */
 #include <errno.h>
 #include <slurm/slurm.h>
@@ -97,11 +98,13 @@ static int parse_arg(const char *arg)
 		free(conf.socket);
 		conf.socket = strdup(v);
 	} else if (klen == 18 && !strncmp(arg, "on_restore_failure", 18) &&
-		   (!strcmp(v, "fail") || !strcmp(v, "scratch"))) {
-		conf.on_fail = strcmp(v, "fail") ? RESTORE_FAIL_SCRATCH : RESTORE_FAIL_JOB;
+		   (!strcmp(v, "fail") || !strcmp(v, "scratch") || !strcmp(v, "hold"))) {
+		conf.on_fail = !strcmp(v, "fail")      ? RESTORE_FAIL_JOB
+			       : !strcmp(v, "scratch") ? RESTORE_FAIL_SCRATCH
+						       : RESTORE_FAIL_HOLD;
 	} else {
 		slurm_error("spank_ckpt: bad argument '%s' (images=/DIR socket=/PATH "
-			    "on_restore_failure=fail|scratch)",
+			    "on_restore_failure=fail|scratch|hold)",
 			    arg);
 		return -1;
 	}
@@ -201,6 +204,13 @@ int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
 	 */
 	r = shim_restore(&conf, &j); /* returns only when nothing was restored */
 	if (r < 0 && r != -ENOENT) {
+		shim_restore_failed(&conf, &j, r, conf.on_fail == RESTORE_FAIL_HOLD);
+		if (conf.on_fail == RESTORE_FAIL_HOLD) {
+			slurm_error("ckpt: job %u: its checkpoint cannot be restored on this node (%s); the "
+				    "checkpoint is kept and the job is requeued held (scontrol release)",
+				    j.job_id, strerror(-r));
+			return -1;
+		}
 		if (conf.on_fail == RESTORE_FAIL_JOB) {
 			slurm_error("ckpt: job %u: its checkpoint cannot be restored on this node (%s); the "
 				    "checkpoint is kept",

@@ -145,6 +145,26 @@ static void shim_register(const struct plug_conf *c, const struct plug_job *j, p
 	free(err);
 }
 
+/* The engine's last error of this restore: the reason given to ckptd when it fails. */
+static char last_error[512];
+
+void shim_restore_failed(const struct plug_conf *c, const struct plug_job *j, int r, bool hold)
+{
+	RpcRequest req = RPC_REQUEST__INIT;
+	RpcJobEndReq je = RPC_JOB_END_REQ__INIT;
+
+	req.type = RPC_REQ_TYPE__RPC_JOB_END;
+	req.job_end = &je;
+	je.job_id = j->job_id;
+	je.status = 1 << 8;
+	je.restore_failed = last_error[0] ? last_error : (char *)strerror(-r);
+	je.has_hold = true;
+	je.hold = hold;
+	if (ckptd_call(c, &req) < 0)
+		slurm_error("ckpt: job %u: cannot tell ckptd at %s of the failed restore%s", j->job_id,
+			    c->socket, hold ? ": the job is not held" : "");
+}
+
 static void shim_unregister(const struct plug_conf *c, const struct plug_job *j, int status)
 {
 	RpcRequest req = RPC_REQUEST__INIT;
@@ -237,10 +257,12 @@ static void log_to_slurm(int level, const char *msg, void *userdata)
 {
 	const struct plug_job *j = userdata;
 
-	if (level <= CKPT_LOG_ERROR)
+	if (level <= CKPT_LOG_ERROR) {
+		snprintf(last_error, sizeof(last_error), "%s", msg);
 		slurm_error("ckpt: job %u: %s", j->job_id, msg);
-	else if (level <= CKPT_LOG_INFO)
+	} else if (level <= CKPT_LOG_INFO) {
 		slurm_info("ckpt: job %u: %s", j->job_id, msg);
+	}
 }
 
 /* The restored root's parent: the engine's init of the new namespace. */
@@ -279,8 +301,12 @@ static int check_meta(struct layout *l, const struct plug_job *j, uint32_t seq, 
 
 static int do_restore(const struct plug_job *j, const char *dir, const struct layout_meta *m, pid_t *ret_root)
 {
-	struct ckpt_restore_opts o = {
-		.sz = sizeof(o), .images_dir = dir, .detach = true, .check_owner = true, .mount_proc = true};
+	struct ckpt_restore_opts o = {.sz = sizeof(o),
+				      .images_dir = dir,
+				      .detach = true,
+				      .check_owner = true,
+				      .mount_proc = true,
+				      .file_locks = true};
 	struct ckpt_inherit_fd inh[1];
 	char *key = NULL;
 	gid_t *groups = NULL;

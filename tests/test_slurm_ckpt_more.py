@@ -39,7 +39,8 @@ def cl(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("the Slurm test cluster runs as root")
     env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_GRACE="10", CKPT_SLURM_CKPT="1",
-               CKPT_BUILD=str(BUILD), CKPT_CKPTD_ARGS="--jitter_s 0")
+               CKPT_BUILD=str(BUILD), CKPT_CKPTD_ARGS="--jitter_s 0",
+               CKPT_SPANK_ARGS="on_restore_failure=hold")
     _run_cluster("down", env)
     r = _run_cluster("up", env)
     assert r.returncode == 0, "cluster up failed:\n" + r.stdout
@@ -115,6 +116,10 @@ def wait_registered(jobid, node, timeout=30):
         time.sleep(0.2)
 
 
+def show_job(c, jobid):
+    return c.run("scontrol", "-o", "show", "job", str(jobid))
+
+
 def starts(d, jobid):
     """How many times the job's script ran from its top in d (a restored job does not)."""
     f = d / ("starts-%d.txt" % jobid)
@@ -187,13 +192,20 @@ def test_users_apart_and_forged_image_refused(cl):
     subprocess.run([str(tool), str(DIR / "images" / str(jobid) / "2"), str(root_pid), "0", "0"],
                    check=True)
     c.run("scontrol", "requeue", str(jobid))
-    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] in
-               FINAL_STATES | {"REQUEUE_HOLD", "PENDING"} and "refused" in out.read_text(),
-               "refused", 90)
+    # on_restore_failure=hold: the restore is refused, ckptd requeues the job held with the
+    # reason as its AdminComment, the checkpoints are kept
+    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "PENDING" and
+               "held" in j["Reason"].lower() and "AdminComment=ckpt:" in show_job(c, jobid),
+               "held after the refused restore", 90)
     text = out.read_text()
     assert "its uids 0/0/0/0 are not the job owner's" in text, text
-    assert "checkpoint is kept" in text, text
+    assert "checkpoint is kept and the job is requeued held" in text, text
+    comment = re.search(r"AdminComment=(.*?) \w+=", show_job(c, jobid)).group(1)
+    assert "not restored on n" in comment and "its uids 0/0/0/0 are not the job owner's" in comment \
+        and "the job is held" in comment, comment
     assert committed(jobid) == [1, 2]
+    time.sleep(3)  # held: Slurm does not start it again
+    assert c.job(jobid)["JobState"] == "PENDING", c.job(jobid)
     c.run("scancel", str(jobid), check=False)
 
 
