@@ -13,6 +13,8 @@
 #include "ckptd.h"
 #include "config.h"
 #include "log.h"
+#include "peers.h"
+#include "tcp.h"
 #include "rpc.h"
 #include "server.h"
 #include "sjobs.h"
@@ -240,8 +242,42 @@ static void probe_kernel(void)
 			pr_warn("kernel feature '%s' is missing: %s", f[i].name, f[i].detail ?: "");
 }
 
+/*
+ * tcp://HOST:PORT other nodes dial: the listener's address, with this host's name in place
+ * of a wildcard (0.0.0.0, [::]).
+ */
+static int tcp_public_address(char **ret)
+{
+	const char *bound = tcp_bound_name(), *port = strrchr(bound, ':');
+	char host[256];
+
+	if (!port)
+		return -ENOTCONN;
+	if (strncmp(bound, "0.0.0.0:", 8) && strncmp(bound, "[::]:", 5))
+		return asprintf(ret, "tcp://%s", bound) < 0 ? -ENOMEM : 0;
+	if (gethostname(host, sizeof(host)) < 0)
+		return -errno;
+	host[sizeof(host) - 1] = '\0';
+	return asprintf(ret, "tcp://%s%s", host, port) < 0 ? -ENOMEM : 0;
+}
+
+/* With a layout and a TCP listener: tell the other nodes where this one listens. */
+static bool publish_address(void)
+{
+	_cleanup_free_ char *addr = NULL;
+
+	if (!*cfg->images_root || !*cfg->tcp_listen)
+		return false;
+	if (tcp_public_address(&addr) < 0 || peers_publish(cfg->images_root, cfg->node_name, addr) < 0) {
+		pr_warn("other nodes cannot forward requests about this node's jobs here");
+		return false;
+	}
+	return true;
+}
+
 static int serve(int lfd)
 {
+	bool published;
 	static const struct server_hooks hooks = {.reload = reload};
 	int r;
 
@@ -257,8 +293,11 @@ static int serve(int lfd)
 		pool_stop();
 		return r;
 	}
+	published = publish_address();
 	pr_info("ckptd %s listening on '%s' with %u workers", CKPT_VERSION, cfg->socket, cfg->workers);
 	r = server_run(lfd, &hooks);
+	if (published)
+		peers_unpublish(cfg->images_root, cfg->node_name);
 	close(lfd);
 	unlink(cfg->socket);
 	watcher_stop();

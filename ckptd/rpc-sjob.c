@@ -9,11 +9,13 @@
 #include <sys/wait.h>
 #include "ckptd.h"
 #include "log.h"
+#include "peers.h"
 #include "rpc.h"
 #include "server.h"
 #include "sjob-ckpt.h"
 #include "sjob-failed.h"
 #include "sjobs.h"
+#include "slurmapi.h"
 
 static int refusef(struct conn *c, int type, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -84,17 +86,57 @@ static int on_end(struct conn *c, const RpcRequest *req)
 	return answer_ok(c, req->type);
 }
 
+/*
+ * A checkpoint asked of a job that runs on another node: the answer names that node's ckptd
+ * (EREMOTE, redirect), which the client asks with its own credential. Slurm says where the
+ * job runs (a call to slurmctld from the event loop: a few milliseconds), the shared layout
+ * where that node's ckptd listens (peers.c). True when answered (*ret the RPC_* outcome);
+ * false when the job runs on no other node, as far as Slurm knows.
+ */
+static bool redirect_checkpoint(struct conn *c, const RpcRequest *req, uint32_t job_id, int *ret)
+{
+	const struct ckptd_config *cfg = rpc_config();
+	_cleanup_free_ char *host = NULL, *addr = NULL, *msg = NULL;
+	RpcResponse resp = RPC_RESPONSE__INIT;
+	int r;
+
+	if (!cfg || !cfg->slurm || !*cfg->images_root)
+		return false;
+	r = slurmapi_batch_host(job_id, &host);
+	if (r < 0 || !strcmp(host, cfg->node_name))
+		return false;
+	r = peers_lookup(cfg->images_root, host, &addr);
+	if (r < 0) {
+		*ret = refusef(c, req->type, -EHOSTUNREACH,
+			       "slurm job %u runs on %s, whose ckptd takes no requests from other nodes "
+			       "(tcp_listen)",
+			       job_id, host);
+		return true;
+	}
+	if (asprintf(&msg, "slurm job %u runs on %s: ask its ckptd at %s", job_id, host, addr) < 0)
+		return false;
+	pr_debug("job-checkpoint of slurm job %u: sent to %s's ckptd at %s", job_id, host, addr);
+	resp.type = req->type;
+	resp.error = EREMOTE;
+	resp.message = msg;
+	resp.redirect = addr;
+	*ret = rpc_send(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
+	return true;
+}
+
 static int on_checkpoint(struct conn *c, const RpcRequest *req)
 {
 	const RpcJobCheckpointReq *r = req->job_checkpoint;
 	const struct peer *p = conn_peer(c);
 	struct sjob j;
 	char *why = NULL;
-	int e;
+	int e, ret;
 
 	if (!r || !r->job_id || (r->requeue && r->cancel))
 		return rpc_reply_error(c, req->type, EINVAL, "bad job checkpoint request", true);
 	e = sjobs_get(r->job_id, &j);
+	if (e == -ENOENT && redirect_checkpoint(c, req, r->job_id, &ret))
+		return ret;
 	if (e < 0)
 		return refusef(c, req->type, e, "slurm job %u does not run under this node's ckptd",
 			       r->job_id);

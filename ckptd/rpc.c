@@ -11,6 +11,11 @@
 static const struct ckptd_config *rpc_cfg;
 static uint64_t rpc_t0;
 
+const struct ckptd_config *rpc_config(void)
+{
+	return rpc_cfg;
+}
+
 void rpc_set_config(const struct ckptd_config *cfg)
 {
 	rpc_cfg = cfg;

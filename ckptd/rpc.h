@@ -20,6 +20,7 @@ enum {
 
 /* The configuration requests are judged by; the event loop's thread only. */
 void rpc_set_config(const struct ckptd_config *cfg);
+const struct ckptd_config *rpc_config(void);
 /* One packet of len bytes (len is the real length: larger than CKPTD_MAX_REQUEST when cut). */
 int rpc_handle(struct conn *c, const uint8_t *buf, size_t len);
 /* The pool's callback: answer a finished or cancelled job's client. */

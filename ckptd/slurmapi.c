@@ -3,6 +3,7 @@
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include "log.h"
 #include "slurmapi.h"
@@ -64,4 +65,20 @@ int slurmapi_restore_failed(uint32_t job_id, const char *comment, bool hold, cha
 	if (asprintf(ret_why, "%s: %s", what, slurm_strerror(slurm_get_errno())) < 0)
 		*ret_why = NULL;
 	return -EIO;
+}
+
+int slurmapi_batch_host(uint32_t job_id, char **ret_host)
+{
+	job_info_msg_t *msg = NULL;
+	int r = -ENOENT;
+
+	if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
+		return slurm_get_errno() == ESLURM_INVALID_JOB_ID ? -ENOENT : -EIO;
+	if (msg->record_count == 1 && msg->job_array[0].job_state == JOB_RUNNING &&
+	    msg->job_array[0].batch_host) {
+		*ret_host = strdup(msg->job_array[0].batch_host);
+		r = *ret_host ? 0 : -ENOMEM;
+	}
+	slurm_free_job_info_msg(msg);
+	return r;
 }

@@ -18,4 +18,7 @@ int slurmapi_leave(uint32_t job_id, bool cancel, char **ret_why);
  */
 int slurmapi_restore_failed(uint32_t job_id, const char *comment, bool hold, char **ret_why);
 
+/* The node a running job's batch step runs on (malloc'ed): 0, -ENOENT (not running), -EIO. */
+int slurmapi_batch_host(uint32_t job_id, char **ret_host);
+
 #endif

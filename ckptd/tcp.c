@@ -81,6 +81,14 @@ static int bind_one(const struct addrinfo *ai, int *ret_fd)
 	return 0;
 }
 
+/* HOST:PORT the listener is bound to, as other nodes would dial it ("" before tcp_listen). */
+static char bound_name[INET6_ADDRSTRLEN + 8];
+
+const char *tcp_bound_name(void)
+{
+	return bound_name;
+}
+
 int tcp_listen(const char *hostport, int *ret_fd)
 {
 	struct sockaddr_storage ss;
@@ -99,6 +107,7 @@ int tcp_listen(const char *hostport, int *ret_fd)
 		return pr_err_errno(r, "cannot listen on tcp_listen '%s'", hostport);
 	if (getsockname(*ret_fd, (struct sockaddr *)&ss, &sl) == 0) {
 		format_addr(&ss, name, sizeof(name));
+		snprintf(bound_name, sizeof(bound_name), "%s", name);
 		pr_info("listening for other nodes on %s (TCP, munge credentials)", name);
 	}
 	return 0;

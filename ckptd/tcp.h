@@ -18,6 +18,8 @@ struct conn;
 
 /* Bind and listen on "HOST:PORT" (port 0: any free one, logged). */
 int tcp_listen(const char *hostport, int *ret_fd);
+/* "HOST:PORT" ("[V6]:PORT") the listener got (the port chosen when it asked for 0); "" if none. */
+const char *tcp_bound_name(void);
 /* Where munged listens, and the event loop's epoll; starts the munge thread (*ret_efd). */
 int tcp_start(int epfd, const char *munge_socket, int *ret_efd);
 void tcp_stop(void);

@@ -20,6 +20,7 @@ from test_slurm_ckpt import BUILD, COUNTER, node_state, count_lines
 
 USERS = ("ckpta", "ckptb")
 SOCK = {n: DIR / "run" / ("ckptd-%s.sock" % n) for n in ("n1", "n2")}
+MUNGE_SOCK = DIR / "run" / "munge" / "munge.socket.2"  # the cluster's munged
 
 
 def ensure_user(name):
@@ -39,7 +40,8 @@ def cl(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("the Slurm test cluster runs as root")
     env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_GRACE="10", CKPT_SLURM_CKPT="1",
-               CKPT_BUILD=str(BUILD), CKPT_CKPTD_ARGS="--jitter_s 0",
+               CKPT_BUILD=str(BUILD),
+               CKPT_CKPTD_ARGS="--jitter_s 0 --tcp_listen 127.0.0.1:0 --munge_socket %s" % MUNGE_SOCK,
                CKPT_SPANK_ARGS="on_restore_failure=hold")
     _run_cluster("down", env)
     r = _run_cluster("up", env)
@@ -78,7 +80,8 @@ def as_user(c, user, *argv, check=False):
 
 
 def ckpt(c, user, node, *args):
-    return as_user(c, user, str(BUILD / "ckpt"), "--service", str(SOCK[node]), *args)
+    return as_user(c, user, str(BUILD / "ckpt"), "--service", str(SOCK[node]), "--munge-socket",
+                   str(MUNGE_SOCK), *args)
 
 
 def submit(c, name, user=None, count=200, extra=()):
@@ -215,6 +218,29 @@ srun --overlap sleep 300 &
 i=0
 while [ $i -lt 400 ]; do echo "count $i"; i=$((i + 1)); sleep 0.5; done
 """
+
+
+def test_checkpoint_asked_on_another_node(cl):
+    """`ckpt job checkpoint` on n2 for a job on n1: n2's ckptd names n1's (Slurm says where
+    the job runs, the shared layout where n1's ckptd listens), and ckpt asks it over TCP with
+    a munge credential of its own user, whom n1's ckptd judges."""
+    c = cl
+    for u in USERS:
+        ensure_user(u)
+    jobid, out, d = submit(c, "remote", user="ckpta", count=300, extra=("--checkpoint",))
+    assert (DIR / "images" / ".nodes" / "n1").read_text().startswith("tcp://127.0.0.1:")
+    r = ckpt(c, "ckpta", "n2", "-v2", "job", "checkpoint", str(jobid))
+    assert r.returncode == 0 and "checkpoint 1 committed" in r.stdout, r.stdout + r.stderr
+    assert "runs on n1: ask its ckptd at tcp://127.0.0.1:" in r.stderr, r.stderr
+    r = ckpt(c, "ckptb", "n2", "job", "checkpoint", str(jobid))
+    assert r.returncode == 1 and "is not yours" in r.stderr, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "refused job-checkpoint for uid %d" % pwd.getpwnam("ckptb").pw_uid in \
+        (DIR / "log" / "ckptd-n1.log").read_text()
+    r = ckpt(c, None, "n2", "job", "checkpoint", str(jobid))
+    assert r.returncode == 0 and "checkpoint 2 committed" in r.stdout, r.stdout + r.stderr
+    assert committed(jobid) == [1, 2]
+    c.run("scancel", str(jobid), check=False)
 
 
 def test_job_with_srun_steps_told_and_preempted_as_usual(cl):

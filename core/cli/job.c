@@ -14,16 +14,39 @@ static void client_closep(struct ckptd_client **c)
 	ckptd_client_close(*c);
 }
 
-static int call(const struct cli_job *j, RpcRequest *req, RpcResponse **ret)
+static int call_at(const struct cli_global *g, RpcRequest *req, RpcResponse **ret)
 {
 	struct ckptd_client *c = NULL;
-	int r = cli_service_connect(&j->g, &c);
+	int r = cli_service_connect(g, &c);
 
 	if (r < 0)
 		return r;
 	r = ckptd_client_call(c, req, ret);
 	client_closep(&c);
 	return r;
+}
+
+static int call(const struct cli_job *j, RpcRequest *req, RpcResponse **ret)
+{
+	return call_at(&j->g, req, ret);
+}
+
+/*
+ * The job runs on another node: ask that node's ckptd (over TCP, with a munge credential for
+ * our uid, so that it judges who we are), once.
+ */
+static int follow_redirect(const struct cli_job *j, RpcRequest *req, RpcResponse **resp)
+{
+	struct cli_global g = j->g;
+	_cleanup_free_ char *to = strdup((*resp)->redirect);
+
+	if (!to)
+		return -ENOMEM;
+	cli_msg(CKPT_LOG_INFO, "%s", (*resp)->message ?: to);
+	ckptd_client_response_free(*resp);
+	*resp = NULL;
+	g.service = to;
+	return call_at(&g, req, resp);
 }
 
 static int done(const struct cli_job *j, const char *what, int r, RpcResponse *resp)
@@ -53,6 +76,8 @@ static int do_checkpoint(const struct cli_job *j)
 	jc.requeue = j->requeue;
 	jc.cancel = j->cancel;
 	r = call(j, &req, &resp);
+	if (r == 0 && resp->error == EREMOTE && resp->redirect)
+		r = follow_redirect(j, &req, &resp);
 	if (r == 0 && !resp->error && resp->job_checkpoint) {
 		const RpcJobCheckpointResp *k = resp->job_checkpoint;
 		char size[32] = "?";
