@@ -267,46 +267,6 @@ static int bind_one(const struct rst_unixsk *u)
 	return 0;
 }
 
-/* Send queued records (or bytes) again from fd: to name if given, else to its peer. */
-static int requeue(uint64_t id, int fd, const ProtobufCBinaryData *recs, size_t n,
-		   const ProtobufCBinaryData *name)
-{
-	size_t total = 0;
-	int want, old = 0, r = 0;
-	socklen_t sl = sizeof(old);
-	struct sockaddr_un sa;
-	socklen_t alen = name ? addr_of(name, &sa) : 0;
-
-	for (size_t i = 0; i < n; i++)
-		total += recs[i].len + 1024;
-	want = (int)MIN(total * 2 + 65536, (size_t)INT_MAX / 2);
-	/* What is sent counts against the sender's SO_SNDBUF until it is read (unix(7)). */
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &old, &sl) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) < 0)
-			return pr_perror("socket %" PRIu64 ": SO_SNDBUF", id);
-	for (size_t i = 0; i < n && r == 0; i++)
-		for (size_t off = 0; off < recs[i].len || (off == 0 && recs[i].len == 0);) {
-			ssize_t k =
-				sendto(fd, recs[i].data + off, recs[i].len - off, MSG_DONTWAIT | MSG_NOSIGNAL,
-				       name ? (struct sockaddr *)&sa : NULL, alen);
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0) {
-				r = pr_perror("socket %" PRIu64 ": queueing %zu bytes again", id,
-					      recs[i].len);
-				break;
-			}
-			off += (size_t)k;
-			if (recs[i].len == 0)
-				break;
-		}
-	old /= 2;
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &old, sizeof(old));
-	return r;
-}
-
 /* Datagrams queued at named sockets, sent before anything connects (a connected one takes them from its peer
  * only). */
 static int queue_named_dgrams(struct mk *m)
@@ -320,7 +280,7 @@ static int queue_named_dgrams(struct mk *m)
 		tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (tmp < 0)
 			return pr_perror("socket(AF_UNIX)");
-		int r = requeue(e->id, tmp, e->dgrams, e->n_dgrams, &e->name);
+		int r = rst_unixsk_requeue(m->t, e, tmp, &e->name);
 
 		if (r < 0)
 			return r;
@@ -395,10 +355,9 @@ static int queue_on_connections(struct mk *m)
 		const UnixSkEntry *e = m->t->unixsk[i].se;
 		int from = e->peer_gone ? m->gone[i] : e->has_peer ? sk_fd(m, e->peer) : -1, r = 0;
 
-		if (e->has_data && e->data.len)
-			r = requeue(e->id, from, &e->data, 1, NULL);
-		else if (e->n_dgrams && (e->type == SOCK_SEQPACKET || !e->has_name || is_pair(m->t, e)))
-			r = requeue(e->id, from, e->dgrams, e->n_dgrams, NULL);
+		if ((e->has_data && e->data.len) ||
+		    (e->n_dgrams && (e->type == SOCK_SEQPACKET || !e->has_name || is_pair(m->t, e))))
+			r = rst_unixsk_requeue(m->t, e, from, NULL);
 		if (r < 0)
 			return r;
 	}

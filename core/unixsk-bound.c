@@ -29,6 +29,7 @@ struct bound_ctx {
 	struct sk_ref *v;
 	size_t n;
 	bool ext;
+	struct scm_set *scm;
 	UnixSkEntry *e; /* [n], e[i] for v[i] */
 	bool *keep;	/* [n]: recorded (not external) */
 };
@@ -237,16 +238,20 @@ static int queue_data(struct bound_ctx *c, size_t i)
 	const struct sk_ref *s = &c->v[i];
 	UnixSkEntry *e = &c->e[i];
 	bool from_peer = e->has_peer && !e->has_ext_peer, any;
+	struct sk_queue q;
 	int r;
 
 	if (e->listening || e->has_pending_on)
 		return 0;
-	if (e->type == SOCK_STREAM)
-		r = unixsk_peek_stream(s, &e->data.data, &e->data.len), e->has_data = e->data.len > 0;
-	else
-		r = unixsk_peek_records(s, &e->dgrams, &e->n_dgrams);
+	r = unixsk_peek_queue(s, c->scm, &q);
 	if (r < 0)
 		return r;
+	e->has_data = q.len > 0;
+	e->data = (ProtobufCBinaryData){q.len, q.data};
+	e->dgrams = q.recs;
+	e->n_dgrams = q.n_recs;
+	e->scm = q.scm;
+	e->n_scm = q.n_scm;
 	any = e->data.len || e->n_dgrams;
 	/* a datagram socket with an address gets its datagrams from a socket of ours */
 	if (!any || e->peer_gone || from_peer || (e->type == SOCK_DGRAM && e->has_name))
@@ -264,6 +269,9 @@ static void entries_free(struct bound_ctx *c)
 		for (size_t k = 0; k < c->e[i].n_dgrams; k++)
 			free(c->e[i].dgrams[k].data);
 		free(c->e[i].dgrams);
+		for (size_t k = 0; k < c->e[i].n_scm; k++)
+			scm_entry__free_unpacked(c->e[i].scm[k], NULL);
+		free(c->e[i].scm);
 	}
 	free(c->e);
 	free(c->keep);
@@ -300,9 +308,9 @@ static int write_entries(int dirfd, const struct bound_ctx *c)
 }
 
 int unixsk_bound_dump(int dirfd, const struct pstree *t, struct fd_list *fds, const struct sk_list *l,
-		      struct sk_ref *v, size_t n, bool ext_unix_sk)
+		      struct sk_ref *v, size_t n, bool ext_unix_sk, struct scm_set *scm)
 {
-	struct bound_ctx c = {.t = t, .fds = fds, .l = l, .v = v, .n = n, .ext = ext_unix_sk};
+	struct bound_ctx c = {.t = t, .fds = fds, .l = l, .v = v, .n = n, .ext = ext_unix_sk, .scm = scm};
 	int r = 0;
 
 	c.e = calloc(n ?: 1, sizeof(*c.e));
