@@ -13,6 +13,7 @@
  */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <netinet/tcp.h>
 #include "image.h"
 #include "log.h"
@@ -73,11 +74,54 @@ static ssize_t idx_of(const struct bound_ctx *c, uint64_t ino)
 	return -1;
 }
 
-static int set_name(const struct sk_ref *s, UnixSkEntry *e)
+/* Is the socket file at name (relative to dirfd) the one of socket d? */
+static bool is_its_file(int dirfd, const char *name, const struct sk_diag *d, struct stat *st)
+{
+	/* sock_diag gives the kernel's dev_t: 12 bits of major above 20 of minor (kdev_t.h) */
+	dev_t dev = makedev((unsigned int)(d->vfs_dev >> 20), (unsigned int)(d->vfs_dev & 0xfffff));
+
+	return fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st->st_mode) && d->has_vfs &&
+	       st->st_ino == d->vfs_ino && st->st_dev == dev;
+}
+
+/*
+ * A relative name (unix(7): bound from the binder's cwd) is only that name in sock_diag and
+ * getsockname(2): the directory is the cwd of a task of the tree where that name is this
+ * socket's file (its holder's first). None: the binder moved since, or the file is gone.
+ */
+static int find_dir(const struct bound_ctx *c, const struct sk_ref *s, const char *name, UnixSkEntry *e,
+		    struct stat *st)
+{
+	for (size_t i = 0; i <= c->t->nr_tasks; i++) {
+		pid_t pid = i ? c->t->tasks[i - 1]->pid : s->pid;
+		_cleanup_close_ int dfd = -EBADF;
+		char cwd[64];
+		int r;
+
+		snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", pid);
+		if ((i && c->t->tasks[i - 1]->zombie) ||
+		    (dfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			continue;
+		if (!is_its_file(dfd, name, s->d, st))
+			continue;
+		r = readlink_malloc(AT_FDCWD, cwd, &e->dir);
+		if (r < 0)
+			return pr_err_errno(r, "pid %d: reading its cwd", pid);
+		return 0;
+	}
+	return pr_err("pid %d: fd %d: unix socket bound to the relative path '%s', which is not its "
+		      "socket file from the cwd of any task of the tree (moved since bind, or "
+		      "unlinked): not supported",
+		      s->pid, s->fd, name),
+	       -ENOTSUP;
+}
+
+static int set_name(const struct bound_ctx *c, const struct sk_ref *s, UnixSkEntry *e)
 {
 	const struct sk_diag *d = s->d;
 	char path[sizeof(d->name) + 1];
 	struct stat st;
+	int r;
 
 	e->has_name = true;
 	e->name.len = d->name_len;
@@ -85,11 +129,11 @@ static int set_name(const struct sk_ref *s, UnixSkEntry *e)
 	if (d->name[0] == '\0')
 		return 0; /* abstract */
 	name_str(d->name, d->name_len, path, sizeof(path));
-	if (path[0] != '/')
-		return pr_err("pid %d: fd %d: unix socket bound to the relative path '%s': not supported",
-			      s->pid, s->fd, path),
-		       -ENOTSUP;
-	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || !d->has_vfs || st.st_ino != d->vfs_ino) {
+	if (path[0] != '/') {
+		r = find_dir(c, s, path, e, &st);
+		if (r < 0)
+			return r;
+	} else if (!is_its_file(AT_FDCWD, path, d, &st)) {
 		e->has_name_gone = e->name_gone = true;
 		return 0;
 	}
@@ -113,6 +157,11 @@ static int outside_peer(struct bound_ctx *c, size_t i, const struct sk_diag *pee
 	if (!peer || !peer->name_len)
 		return pr_err("pid %d: fd %d: unix socket connected to a peer outside the tree that has no "
 			      "address: not supported",
+			      s->pid, s->fd),
+		       -ENOTSUP;
+	if (peer->name[0] != '\0' && peer->name[0] != '/')
+		return pr_err("pid %d: fd %d: unix socket connected to a peer outside the tree bound to a "
+			      "relative path: not supported",
 			      s->pid, s->fd),
 		       -ENOTSUP;
 	e->has_ext_peer = true;
@@ -208,7 +257,7 @@ static int classify(struct bound_ctx *c, size_t i)
 			return r;
 	}
 	if (d->name_len && !e->has_accepted_from)
-		return set_name(s, e);
+		return set_name(c, s, e);
 	return 0;
 }
 
@@ -272,6 +321,7 @@ static void entries_free(struct bound_ctx *c)
 		for (size_t k = 0; k < c->e[i].n_scm; k++)
 			scm_entry__free_unpacked(c->e[i].scm[k], NULL);
 		free(c->e[i].scm);
+		free(c->e[i].dir);
 	}
 	free(c->e);
 	free(c->keep);

@@ -49,6 +49,7 @@ static void diag_attr(struct sk_diag *d, const struct rtattr *a)
 	case UNIX_DIAG_VFS:
 		if (len >= sizeof(struct unix_diag_vfs)) {
 			d->vfs_ino = ((const struct unix_diag_vfs *)RTA_DATA(a))->udiag_vfs_ino;
+			d->vfs_dev = ((const struct unix_diag_vfs *)RTA_DATA(a))->udiag_vfs_dev;
 			d->has_vfs = true;
 		}
 		break;

@@ -32,7 +32,7 @@ struct sk_diag {
 	uint8_t name[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint32_t name_len; /* 0: unnamed */
 	uint32_t rqueue, wqueue;
-	uint64_t vfs_ino;
+	uint64_t vfs_ino, vfs_dev;
 	bool has_vfs;
 	uint32_t *icons; /* a listener's queue: the inodes of the clients, oldest first */
 	size_t n_icons;
