@@ -140,7 +140,8 @@ static const char *why_not(const struct scm_set *s, const struct pstree *t, cons
 		return "an epoll instance";
 	case FD_KIND__FD_UNIX:
 		if (!in_tree(t, fds, e))
-			return "a socket no task holds (or not a unix one)";
+			return "a socket not dumped with the tree (no task holds it, its peer is "
+			       "outside, or it is not a unix one)";
 		if (is_carrier(s, e->sk_id))
 			return "a unix socket whose own queue holds file descriptors";
 		return NULL;

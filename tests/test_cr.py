@@ -71,6 +71,7 @@ CASES = [
     Case("unix_rights", "unix_rights", ("{workdir}", "stream")),
     Case("unix_rights_dgram", "unix_rights", ("{workdir}", "dgram")),
     Case("unix_rights_seqpacket", "unix_rights", ("{workdir}", "seqpacket")),
+    Case("unix_rights_fork", "unix_rights", ("{workdir}", "stream", "fork")),
     Case("unix_relative", "unix_relative", ("{workdir}",)),
     Case("fifo", "fifo", ("{workdir}",)),
     Case("eventfd", "eventfd"),

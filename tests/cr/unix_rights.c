@@ -18,18 +18,24 @@
  * the task still holds), the file contents, the pipe data, and each pipe still connected to
  * the write end the task holds.
  *
- * Usage: unix_rights WORKDIR stream|dgram|seqpacket
+ * "fork": a child holds the socketpair and reads the messages, the parent holds the rest
+ * and checks its fds are the same files (the offset, pipe one, socket y): the files shared
+ * with the parent are made by the parent, the ones only in flight by the child.
+ *
+ * Usage: unix_rights WORKDIR stream|dgram|seqpacket [fork]
  */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/param.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include "crtest.h"
 
 static int a, b, f, p[2], q[2], xy[2];
 static char fpath[4096], gpath[4096];
-static bool stream;
+static bool stream, forked;
+static pid_t child;
 static int bad;
 
 static void note(const char *what)
@@ -139,13 +145,15 @@ static bool same_inode(int x, const char *path)
 /* The pipe read end r is connected to the write end w the task holds. */
 static void check_pipe(int r, int w, const char *what, const char *data)
 {
-	check_read(r, what, data);
+	if (data[0])
+		check_read(r, what, data);
 	if (cr_write_all(w, "more", 4) < 0)
 		note("writing to a pipe's write end");
 	check_read(r, what, "more");
 }
 
-static void verify(void)
+/* The messages at b and what their files hold; pipes written to at their ends w (-1: not here). */
+static void read_messages(int pw, int qw)
 {
 	int one[2] = {-1, -1}, two[3] = {-1, -1, -1};
 
@@ -158,35 +166,81 @@ static void verify(void)
 		note("something more is queued");
 	if (bad)
 		cr_fail("the messages changed");
-	/* "one": the very files the task holds: one offset for both fds */
 	if (!same_inode(one[0], fpath) || lseek(one[0], 0, SEEK_CUR) != 5)
 		note("file one: not the file at offset 5");
 	check_read(one[0], "file one", "567");
-	if (lseek(f, 0, SEEK_CUR) != 8)
-		note("file one: the task's fd does not share the offset of the one in flight");
-	check_pipe(one[1], p[1], "pipe one", "pipe one");
-	if (cr_write_all(p[1], "held", 4) < 0)
-		note("writing to pipe one");
-	check_read(p[0], "pipe one, the task's read end", "held");
+	check_read(one[1], "pipe one", "pipe one");
+	if (pw >= 0)
+		check_pipe(one[1], pw, "pipe one", "");
 	/* "two": only in flight */
 	if (!same_inode(two[0], gpath) || lseek(two[0], 0, SEEK_CUR) != 2)
 		note("file two: not the file at offset 2");
 	check_read(two[0], "file two", "CDE");
-	check_pipe(two[1], q[1], "pipe two", "pipe two");
+	check_read(two[1], "pipe two", "pipe two");
+	if (qw >= 0)
+		check_pipe(two[1], qw, "pipe two", "");
 	/* and the socket, the end x the task still holds, connected to y */
 	if (cr_write_all(two[2], "over x", 6) < 0)
 		note("writing to socket x in flight");
+}
+
+/* The task's own fds on the files that were in flight: the same open files. */
+static void check_held(void)
+{
+	if (lseek(f, 0, SEEK_CUR) != 8)
+		note("file one: the task's fd does not share the offset of the one in flight");
+	if (cr_write_all(p[1], "held", 4) < 0)
+		note("writing to pipe one");
+	check_read(p[0], "pipe one, the task's read end", "held");
 	check_read(xy[1], "socket y", "over x");
+}
+
+static void verify(void)
+{
+	int status;
+
+	if (child) {
+		kill(child, SIGTERM);
+		if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
+			cr_fail("the child's messages changed (status %#x)", status);
+	} else {
+		read_messages(p[1], q[1]);
+	}
+	check_held();
 	if (bad)
 		cr_fail("the files in flight changed");
+}
+
+/* fork: a child holds the socketpair, the parent the files: each made by a different task. */
+static void split(void)
+{
+	child = fork();
+	if (child < 0)
+		cr_die("fork");
+	if (child == 0) {
+		close(f), close(p[0]), close(p[1]), close(q[1]), close(xy[0]), close(xy[1]);
+		cr_wait_sigterm();
+		read_messages(-1, -1);
+		_exit(bad);
+	}
+	close(a);
+	close(b);
+}
+
+static void setup_all(void)
+{
+	setup();
+	if (forked)
+		split();
 }
 
 int main(int argc, char **argv)
 {
 	int type;
 
-	if (argc != 3)
-		cr_fail("setup: usage: unix_rights WORKDIR stream|dgram|seqpacket");
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "fork")))
+		cr_fail("setup: usage: unix_rights WORKDIR stream|dgram|seqpacket [fork]");
+	forked = argc == 4;
 	stream = !strcmp(argv[2], "stream");
 	type = stream ? SOCK_STREAM : !strcmp(argv[2], "dgram") ? SOCK_DGRAM : SOCK_SEQPACKET;
 	snprintf(fpath, sizeof(fpath), "%s/rights-one.dat", argv[1]);
@@ -197,5 +251,5 @@ int main(int argc, char **argv)
 		cr_die("socketpair");
 	a = sv[0];
 	b = sv[1];
-	return cr_run(setup, verify);
+	return cr_run(setup_all, verify);
 }
