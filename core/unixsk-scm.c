@@ -52,23 +52,22 @@ static ssize_t seen(const struct scm_set *s, int fd)
 	return -1;
 }
 
+/* Keep our fd (closed by scm_close) as a new file in flight, and describe it. */
 static int add(struct scm_set *s, const struct sk_ref *at, int fd)
 {
 	FdEntry **nv = realloc(s->fl->v, (s->fl->n + 1) * sizeof(*nv));
-	struct sk_ref *nf;
-	FdEntry *e;
+	struct sk_ref *nf = nv ? realloc(s->from, (s->fl->n + 1) * sizeof(*nf)) : NULL;
+	FdEntry *e = nf ? calloc(1, sizeof(*e)) : NULL;
 	int r;
 
-	if (!nv)
+	if (nv)
+		s->fl->v = nv;
+	if (nf)
+		s->from = nf;
+	if (!e) {
+		close(fd);
 		return -ENOMEM;
-	s->fl->v = nv;
-	nf = realloc(s->from, (s->fl->n + 1) * sizeof(*nf));
-	if (!nf)
-		return -ENOMEM;
-	s->from = nf;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
+	}
 	fd_entry__init(e);
 	e->fd = (uint32_t)fd;
 	s->from[s->fl->n] = *at;
@@ -85,16 +84,12 @@ int scm_take(struct scm_set *s, const struct sk_ref *at, int fd, uint32_t *ret_i
 	ssize_t i = seen(s, fd);
 	int r = note_carrier(s, at->ino);
 
+	*ret_id = (uint32_t)(i >= 0 ? (size_t)i : s->fl->n);
 	if (r < 0 || i >= 0) {
 		close(fd);
-		*ret_id = (uint32_t)i;
 		return r;
 	}
-	*ret_id = (uint32_t)s->fl->n;
-	r = add(s, at, fd);
-	if (r == -ENOMEM && (s->fl->n == 0 || s->fl->v[s->fl->n - 1]->fd != (uint32_t)fd))
-		close(fd); /* not recorded: nobody else closes it */
-	return r;
+	return add(s, at, fd);
 }
 
 int scm_tree(struct scm_set *s, const struct pstree *t, struct pstree *ret)
