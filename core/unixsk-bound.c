@@ -281,6 +281,29 @@ static int check_refs(const struct bound_ctx *c, size_t i)
 	return 0;
 }
 
+/*
+ * The datagrams of a datagram socket bound to a name are sent again before any connection
+ * is made (rst-unixsk.c): no accepted socket exists yet to go in flight with them.
+ */
+static int check_early_files(const struct bound_ctx *c, size_t i)
+{
+	const UnixSkEntry *e = &c->e[i];
+
+	for (size_t k = 0; e->type == SOCK_DGRAM && e->has_name && k < e->n_scm; k++)
+		for (size_t f = 0; f < e->scm[k]->n_files; f++) {
+			const FdEntry *fe = c->scm->fl->v[e->scm[k]->files[f]];
+			ssize_t p = fe->kind == FD_KIND__FD_UNIX ? idx_of(c, fe->sk_id) : -1;
+
+			if (p >= 0 && c->e[p].has_accepted_from)
+				return pr_err("pid %d: fd %d: an accepted unix socket in flight at a "
+					      "datagram "
+					      "socket bound to a name: not supported",
+					      c->v[i].pid, c->v[i].fd),
+				       -ENOTSUP;
+		}
+	return 0;
+}
+
 /* Who will send what is queued at i again: refuse what no restore can queue. */
 static int queue_data(struct bound_ctx *c, size_t i)
 {
@@ -304,7 +327,7 @@ static int queue_data(struct bound_ctx *c, size_t i)
 	any = e->data.len || e->n_dgrams;
 	/* a datagram socket with an address gets its datagrams from a socket of ours */
 	if (!any || e->peer_gone || from_peer || (e->type == SOCK_DGRAM && e->has_name))
-		return 0;
+		return check_early_files(c, i);
 	return pr_err("pid %d: fd %d: data queued at a unix socket whose sender cannot be recreated: "
 		      "not supported",
 		      s->pid, s->fd),

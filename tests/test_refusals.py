@@ -122,6 +122,26 @@ elif kind == "unix_rights_nested":
         inner = socket.socket(fileno=fds[0])
         msg2, fds2, _, _ = socket.recv_fds(inner, 1, 1)
         return msg == b"x" and msg2 == b"y" and len(fds2) == 1
+elif kind == "unix_rights_accepted":
+    # an accepted socket in flight at a datagram socket bound to a name
+    path = os.path.join(workdir, "dgram.sock")
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    d.bind(path)
+    l = socket.socket(socket.AF_UNIX)
+    l.bind(os.path.join(workdir, "listen.sock"))
+    l.listen()
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(os.path.join(workdir, "listen.sock"))
+    a = l.accept()[0]
+    x = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    x.connect(path)
+    socket.send_fds(x, [b"m"], [a.fileno()])
+    x.close()
+    keep += [d, l, c, a]
+    fd = d.fileno()
+    def verify():
+        msg, fds, _, _ = socket.recv_fds(d, 1, 1)
+        return msg == b"m" and len(fds) == 1
 elif kind == "unix_passcred":
     a, b = socket.socketpair()
     keep += [a, b]
@@ -187,6 +207,8 @@ OBJECTS = [
     # files in flight and relative paths are dumped (tests/cr/unix_rights.c, unix_relative.c)
     ("unix_rights_nested", "queued at its unix socket, in flight: a unix socket whose own queue "
                            "holds file descriptors (socket:["),
+    ("unix_rights_accepted", "an accepted unix socket in flight at a datagram socket bound to a "
+                             "name: not supported"),
     ("unix_passcred", "queued messages with credentials (SO_PASSCRED, SCM_CREDENTIALS): not "
                       "supported"),
     ("unix_relative_moved", "unix socket bound to the relative path 'rel.sock', which is not its "
