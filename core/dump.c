@@ -302,38 +302,61 @@ static int write_inventory(struct dump_ctx *ctx)
 	return img_write_one(ctx->dirfd, "inventory.img", IMG_INVENTORY, &inv.base);
 }
 
+/*
+ * The file modules, on the tree with the dumper as one more task (xt, fds[n]): its fds are
+ * the files in flight in the queues of unix sockets (unixsk-scm.c).
+ */
+static int dump_file_kinds(struct dump_ctx *ctx, struct scm_set *scm, struct fd_list *fds)
+{
+	struct pstree xt = {};
+	int r = scm_tree(scm, &ctx->tree, &xt);
+
+	if (r == 0)
+		r = pipes_dump(ctx->dirfd, &xt, fds);
+	if (r == 0)
+		r = files_share_ids(&xt, fds);
+	if (r == 0)
+		r = scm_check(scm, &ctx->tree, fds);
+	if (r == 0 && ctx->opts->file_locks)
+		r = locks_dump(&ctx->tree, fds);
+	if (r == 0)
+		r = fifo_dump(ctx->dirfd, &xt, fds);
+	if (r == 0)
+		r = anonfd_dump(ctx->dirfd, &xt, fds);
+	if (r == 0)
+		r = shmem_note_fds(&ctx->shm, &xt, fds);
+	if (r == 0)
+		r = savedfiles_dump(ctx->dirfd, ctx->opts->save_paths, &xt, fds);
+	if (r == 0)
+		r = scm_write(ctx->dirfd, scm);
+	free(xt.tasks);
+	return r;
+}
+
 /* Files first, for the whole tree: whether a pipe is internal depends on every task. */
 static int dump_files_and_tasks(struct dump_ctx *ctx)
 {
 	size_t n = ctx->tree.nr_tasks;
-	struct fd_list *fds = calloc(n, sizeof(*fds));
+	struct fd_list *fds = calloc(n + 1, sizeof(*fds));
+	struct scm_set scm;
 	int r = fds ? 0 : -ENOMEM;
 
+	scm_init(&scm, fds ? &fds[n] : NULL);
 	for (size_t i = 0; i < n && r == 0; i++)
 		if (!ctx->tree.tasks[i]->zombie)
 			r = files_collect(ctx->tree.tasks[i], &fds[i]);
+	/* Sockets first: peeking at their queues finds the files in flight. */
 	if (r == 0)
-		r = pipes_dump(ctx->dirfd, &ctx->tree, fds);
+		r = unixsk_dump(ctx->dirfd, &ctx->tree, fds, ctx->opts->ext_unix_sk, &scm);
 	if (r == 0)
-		r = unixsk_dump(ctx->dirfd, &ctx->tree, fds, ctx->opts->ext_unix_sk);
-	if (r == 0)
-		r = files_share_ids(&ctx->tree, fds);
-	if (r == 0 && ctx->opts->file_locks)
-		r = locks_dump(&ctx->tree, fds);
-	if (r == 0)
-		r = fifo_dump(ctx->dirfd, &ctx->tree, fds);
-	if (r == 0)
-		r = anonfd_dump(ctx->dirfd, &ctx->tree, fds);
-	if (r == 0)
-		r = shmem_note_fds(&ctx->shm, &ctx->tree, fds);
-	if (r == 0)
-		r = savedfiles_dump(ctx->dirfd, ctx->opts->save_paths, &ctx->tree, fds);
+		r = dump_file_kinds(ctx, &scm, fds);
+	scm_close(&scm);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		r = dump_check_cancel(&ctx->acc);
 		if (r == 0 && !ctx->tree.tasks[i]->zombie)
 			r = dump_one_task(ctx, ctx->tree.tasks[i], &fds[i]);
 	}
-	for (size_t i = 0; fds && i < n; i++)
+	for (size_t i = 0; fds && i <= n; i++)
 		files_free(&fds[i]);
 	free(fds);
 	return r;

@@ -37,7 +37,7 @@ static int fd_external(FdEntry *e, const char *link, bool tty)
 	return 0;
 }
 
-static int fd_describe(const struct task *task, int fd, FdEntry *e)
+int files_describe_fd(const struct task *task, int fd, FdEntry *e)
 {
 	_cleanup_free_ char *link = NULL;
 	struct proc_fdinfo fi;
@@ -131,7 +131,7 @@ int files_collect(const struct task *task, struct fd_list *ret)
 			return -ENOMEM;
 		fd_entry__init(e);
 		ret->v[ret->n++] = e;
-		r = fd_describe(task, fds[i], e);
+		r = files_describe_fd(task, fds[i], e);
 		if (r < 0)
 			return r;
 	}

@@ -13,6 +13,8 @@ struct fd_list {
 
 /* Describe every open fd of task; refuses, naming the fd, what cannot be restored. */
 int files_collect(const struct task *task, struct fd_list *ret);
+/* Describe fd of task alone (the dumper's own fds too: fds in flight, unixsk-scm.c). */
+int files_describe_fd(const struct task *task, int fd, FdEntry *e);
 int files_write(int dirfd, const struct task *task, const struct fd_list *l);
 void files_free(struct fd_list *l);
 

@@ -67,6 +67,7 @@ static const struct img_kind_info kinds[IMG__MAX] = {
 	[IMG_FIFO] = {"fifo", IMG_MAGIC('F', 'I'), false, &fifo_entry__descriptor, NULL},
 	[IMG_UNIXSK] = {"unixsk-sk", IMG_MAGIC('U', 'S'), false, &unix_sk_entry__descriptor, NULL},
 	[IMG_ANONFD] = {"anonfd", IMG_MAGIC('A', 'F'), false, &anon_fd_entry__descriptor, NULL},
+	[IMG_SCM] = {"scm", IMG_MAGIC('S', 'C'), false, &fd_entry__descriptor, NULL},
 };
 
 struct img {

@@ -302,7 +302,7 @@ static bool is_saved(const struct rst_tree *t, const char *path)
 	return false;
 }
 
-static int check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
+int rst_check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 {
 	if (e->fd > (1u << 20))
 		return pr_err("pid %u: fd %u: out of range", pid, e->fd), -EBADMSG;
@@ -363,7 +363,7 @@ static int load_fds(struct rst_tree *t, struct rst_task *task)
 	snprintf(name, sizeof(name), "fdinfo-%u.img", task->pe->pid);
 	r = img_read_all(t->dirfd, name, IMG_FDINFO, (ProtobufCMessage ***)&task->fds, &task->n_fds);
 	for (size_t i = 0; i < task->n_fds && r == 0; i++)
-		r = check_fd(t, task->pe->pid, task->fds[i]);
+		r = rst_check_fd(t, task->pe->pid, task->fds[i]);
 	return r;
 }
 
@@ -569,7 +569,7 @@ int rst_lca(const struct rst_tree *t, int a, int b)
 	return a;
 }
 
-static int note_file(struct rst_tree *t, int task, const FdEntry *e)
+int rst_note_file(struct rst_tree *t, int task, const FdEntry *e)
 {
 	struct rst_file *f = find_file(t, e->file_id), *v;
 
@@ -593,7 +593,7 @@ static int note_file(struct rst_tree *t, int task, const FdEntry *e)
 /* Who creates each pipe, socketpair and shared file, and the fd numbers free in every task. */
 static int place_pipes(struct rst_tree *t)
 {
-	int top = 3;
+	int top = 3, r;
 
 	for (size_t i = 0; i < t->n_tasks; i++)
 		for (size_t k = 0; k < t->tasks[i].n_fds; k++) {
@@ -604,7 +604,7 @@ static int place_pipes(struct rst_tree *t)
 			top = MAX(top, (int)e->fd + 1);
 			if (e->has_file_id && e->kind != FD_KIND__FD_PIPE &&
 			    e->kind != FD_KIND__FD_EXTERNAL) {
-				int r = note_file(t, (int)i, e);
+				r = rst_note_file(t, (int)i, e);
 
 				if (r < 0)
 					return r;
@@ -621,6 +621,9 @@ static int place_pipes(struct rst_tree *t)
 			}
 		}
 	t->pipe_fd_base = top;
+	r = rst_scm_place(t); /* files in flight in unix sockets */
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < t->n_pipes; i++)
 		if (t->pipes[i].creator < 0)
 			return pr_err("'pipes.img': pipe %" PRIu64 " is held by no task", t->pipes[i].pe->id),
@@ -684,7 +687,9 @@ int rst_load(struct rst_tree *t, int dirfd)
 		if (!task->host_tids)
 			return -ENOMEM;
 	}
-	r = rst_shmem_load(t);
+	r = rst_scm_load(t);
+	if (r == 0)
+		r = rst_shmem_load(t);
 	if (r < 0)
 		return r;
 	r = procattr_validate(t);
@@ -726,6 +731,7 @@ void rst_free(struct rst_tree *t)
 		protobuf_c_message_free_unpacked(&t->unix_pairs[i].ue->base, NULL);
 	free(t->unix_pairs);
 	rst_unixsk_free(t);
+	rst_scm_free(t);
 	free(t->files);
 	rst_shmem_free(t);
 	rst_anonfd_free(t);

@@ -97,7 +97,7 @@ static int open_plain(uint32_t pid, const FdEntry *e, int src)
 
 static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, const int *inh, int tty)
 {
-	int fd;
+	int fd, in;
 
 	if (e->kind == FD_KIND__FD_EXTERNAL) {
 		int src = tty;
@@ -137,7 +137,16 @@ static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, con
 		return rst_anonfd_open(t, pid, e);
 	if (e->has_shmem_id)
 		return rst_shmem_open_fd(t, pid, e);
-	return open_plain(pid, e, rst_inherited_file(t, e) >= 0 ? inh[rst_inherited_file(t, e)] : -1);
+	in = rst_inherited_file(t, e);
+	return open_plain(pid, e, in < 0 ? -1 : inh ? inh[in] : t->opts->inherit_fds[in].fd);
+}
+
+int rst_open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
+{
+	if (e->kind == FD_KIND__FD_EXTERNAL)
+		return pr_err("pid %u: fd %u: a file outside the tree cannot be opened here", pid, e->fd),
+		       -EINVAL;
+	return open_fd(t, pid, e, NULL, -1);
 }
 
 static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, const int *inh, int tty)

@@ -51,6 +51,36 @@ struct rst_unixsk *rst_unixsk_find(const struct rst_tree *t, uint64_t id)
 	return NULL;
 }
 
+/*
+ * A relative name (dir set) is bound, probed and connected to from the directory it was bound
+ * in (unix(7)): *ret_old is where to come back to with leave_dir (-EBADF: nothing changed).
+ */
+static int enter_dir(const UnixSkEntry *e, int *ret_old)
+{
+	_cleanup_close_ int old = -EBADF;
+
+	*ret_old = -EBADF;
+	if (!e || !e->dir)
+		return 0;
+	old = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (old < 0)
+		return pr_perror("socket %" PRIu64 ": opening the current directory", e->id);
+	if (chdir(e->dir) < 0)
+		return pr_perror("socket %" PRIu64 ": entering '%s', where it was bound", e->id, e->dir);
+	*ret_old = TAKE_FD(old);
+	return 0;
+}
+
+static int leave_dir(int old, int r)
+{
+	if (old < 0)
+		return r;
+	if (fchdir(old) < 0 && r >= 0)
+		r = pr_perror("going back to the directory the restore runs in");
+	close(old);
+	return r;
+}
+
 /* 1: a socket is bound at name now; 0: nothing is (or only a stale socket file). */
 static int probe_name(const ProtobufCBinaryData *name)
 {
@@ -66,7 +96,7 @@ static int probe_name(const ProtobufCBinaryData *name)
 	return errno == ECONNREFUSED || errno == ENOENT ? 0 : 1;
 }
 
-static int check_name(const UnixSkEntry *e)
+static int check_name_here(const UnixSkEntry *e)
 {
 	char buf[NAME_MAX_LEN + 2];
 	struct stat st;
@@ -88,6 +118,15 @@ static int check_name(const UnixSkEntry *e)
 	return 0;
 }
 
+static int check_name(const UnixSkEntry *e)
+{
+	int old, r = enter_dir(e, &old);
+
+	if (r == 0)
+		r = check_name_here(e);
+	return leave_dir(old, r);
+}
+
 static int check_ext_peer(const UnixSkEntry *e)
 {
 	char buf[NAME_MAX_LEN + 2];
@@ -104,12 +143,12 @@ static int check_ext_peer(const UnixSkEntry *e)
 	return 0;
 }
 
-static bool name_ok(const ProtobufCBinaryData *n)
+static bool name_ok(const ProtobufCBinaryData *n, const char *dir)
 {
-	/* a path ends in its NUL, an abstract name starts with one */
+	/* a path ends in its NUL, an abstract name starts with one; a relative one has its dir */
 	return n->len >= 2 && n->len <= NAME_MAX_LEN &&
-	       (n->data[0] == '\0' ||
-		(n->data[0] == '/' && memchr(n->data, '\0', n->len) == n->data + n->len - 1));
+	       (n->data[0] == '\0' || ((n->data[0] == '/') == !dir && (!dir || dir[0] == '/') &&
+				       memchr(n->data, '\0', n->len) == n->data + n->len - 1));
 }
 
 static bool entry_ok(const struct rst_tree *t, const UnixSkEntry *e)
@@ -123,7 +162,8 @@ static bool entry_ok(const struct rst_tree *t, const UnixSkEntry *e)
 
 	if (e->type != SOCK_STREAM && e->type != SOCK_DGRAM && e->type != SOCK_SEQPACKET)
 		return false;
-	if ((e->has_name && !name_ok(&e->name)) || (e->has_ext_peer && !name_ok(&e->ext_peer)))
+	if ((e->has_name && !name_ok(&e->name, e->dir)) ||
+	    (e->has_ext_peer && !name_ok(&e->ext_peer, NULL)) || (e->dir && !e->has_name))
 		return false;
 	if ((e->has_peer && (!p || p->se->type != e->type)) ||
 	    (e->has_pending_on && (!l || !l->se->listening)) ||
@@ -246,7 +286,7 @@ static int make_sockets(struct mk *m)
 	return 0;
 }
 
-static int bind_one(const struct rst_unixsk *u)
+static int bind_here(const struct rst_unixsk *u)
 {
 	const UnixSkEntry *e = u->se;
 	char buf[NAME_MAX_LEN + 2];
@@ -256,55 +296,24 @@ static int bind_one(const struct rst_unixsk *u)
 	struct stat st;
 
 	/* checked at load: a socket file nobody is bound to any more */
-	if (path[0] == '/' && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0)
+	if (path[0] != '\0' && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0)
 		return pr_perror("socket %" PRIu64 ": removing the stale '%s'", e->id, path);
 	if (bind(u->fd, (struct sockaddr *)&sa, len) < 0)
 		return pr_perror("socket %" PRIu64 ": binding '%s'", e->id,
 				 name_str(&e->name, buf, sizeof(buf)));
-	if (path[0] == '/' && e->has_mode &&
+	if (path[0] != '\0' && e->has_mode &&
 	    (lchown(path, e->uid, e->gid) < 0 || chmod(path, (mode_t)e->mode) < 0))
 		return pr_perror("socket %" PRIu64 ": owner and mode of '%s'", e->id, path);
 	return 0;
 }
 
-/* Send queued records (or bytes) again from fd: to name if given, else to its peer. */
-static int requeue(uint64_t id, int fd, const ProtobufCBinaryData *recs, size_t n,
-		   const ProtobufCBinaryData *name)
+static int bind_one(const struct rst_unixsk *u)
 {
-	size_t total = 0;
-	int want, old = 0, r = 0;
-	socklen_t sl = sizeof(old);
-	struct sockaddr_un sa;
-	socklen_t alen = name ? addr_of(name, &sa) : 0;
+	int old, r = enter_dir(u->se, &old);
 
-	for (size_t i = 0; i < n; i++)
-		total += recs[i].len + 1024;
-	want = (int)MIN(total * 2 + 65536, (size_t)INT_MAX / 2);
-	/* What is sent counts against the sender's SO_SNDBUF until it is read (unix(7)). */
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &old, &sl) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) < 0)
-			return pr_perror("socket %" PRIu64 ": SO_SNDBUF", id);
-	for (size_t i = 0; i < n && r == 0; i++)
-		for (size_t off = 0; off < recs[i].len || (off == 0 && recs[i].len == 0);) {
-			ssize_t k =
-				sendto(fd, recs[i].data + off, recs[i].len - off, MSG_DONTWAIT | MSG_NOSIGNAL,
-				       name ? (struct sockaddr *)&sa : NULL, alen);
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0) {
-				r = pr_perror("socket %" PRIu64 ": queueing %zu bytes again", id,
-					      recs[i].len);
-				break;
-			}
-			off += (size_t)k;
-			if (recs[i].len == 0)
-				break;
-		}
-	old /= 2;
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &old, sizeof(old));
-	return r;
+	if (r == 0)
+		r = bind_here(u);
+	return leave_dir(old, r);
 }
 
 /* Datagrams queued at named sockets, sent before anything connects (a connected one takes them from its peer
@@ -320,24 +329,28 @@ static int queue_named_dgrams(struct mk *m)
 		tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (tmp < 0)
 			return pr_perror("socket(AF_UNIX)");
-		int r = requeue(e->id, tmp, e->dgrams, e->n_dgrams, &e->name);
+		int old, r = enter_dir(e, &old);
 
+		if (r == 0)
+			r = rst_unixsk_requeue(m->t, e, tmp, &e->name);
+		r = leave_dir(old, r);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int connect_to(uint64_t id, int fd, const ProtobufCBinaryData *name)
+/* Connect to name, from the directory of the socket (to) whose name it is, if relative. */
+static int connect_to(uint64_t id, int fd, const ProtobufCBinaryData *name, const UnixSkEntry *to)
 {
 	char buf[NAME_MAX_LEN + 2];
 	struct sockaddr_un sa;
 	socklen_t len = addr_of(name, &sa);
+	int old, r = enter_dir(to, &old);
 
-	if (connect(fd, (struct sockaddr *)&sa, len) < 0)
-		return pr_perror("socket %" PRIu64 ": connecting to '%s'", id,
-				 name_str(name, buf, sizeof(buf)));
-	return 0;
+	if (r == 0 && connect(fd, (struct sockaddr *)&sa, len) < 0)
+		r = pr_perror("socket %" PRIu64 ": connecting to '%s'", id, name_str(name, buf, sizeof(buf)));
+	return leave_dir(old, r);
 }
 
 /* An accepted socket: its client connects to the listener (or a stand-in for a gone one). */
@@ -363,7 +376,7 @@ static int make_accepted(struct mk *m, struct rst_unixsk *u)
 		name = (ProtobufCBinaryData){len - offsetof(struct sockaddr_un, sun_path),
 					     (uint8_t *)sa.sun_path};
 	}
-	r = connect_to(e->id, sk_fd(m, e->peer), l ? &l->se->name : &name);
+	r = connect_to(e->id, sk_fd(m, e->peer), l ? &l->se->name : &name, l ? l->se : NULL);
 	if (r < 0)
 		return r;
 	u->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -379,13 +392,16 @@ static int connect_one(struct mk *m, struct rst_unixsk *u)
 
 	if (e->has_accepted_from)
 		return make_accepted(m, u);
-	if (e->has_pending_on)
-		return connect_to(e->id, u->fd, &rst_unixsk_find(m->t, e->pending_on)->se->name);
+	if (e->has_pending_on) {
+		const UnixSkEntry *l = rst_unixsk_find(m->t, e->pending_on)->se;
+
+		return connect_to(e->id, u->fd, &l->name, l);
+	}
 	if (e->has_ext_peer)
-		return connect_to(e->id, u->fd, &e->ext_peer);
+		return connect_to(e->id, u->fd, &e->ext_peer, NULL);
 	/* a datagram socket connected to a named one; streams: made by their accepted end */
 	if (p && e->type == SOCK_DGRAM && !is_pair(m->t, e))
-		return connect_to(e->id, u->fd, &p->se->name);
+		return connect_to(e->id, u->fd, &p->se->name, p->se);
 	return 0;
 }
 
@@ -395,10 +411,9 @@ static int queue_on_connections(struct mk *m)
 		const UnixSkEntry *e = m->t->unixsk[i].se;
 		int from = e->peer_gone ? m->gone[i] : e->has_peer ? sk_fd(m, e->peer) : -1, r = 0;
 
-		if (e->has_data && e->data.len)
-			r = requeue(e->id, from, &e->data, 1, NULL);
-		else if (e->n_dgrams && (e->type == SOCK_SEQPACKET || !e->has_name || is_pair(m->t, e)))
-			r = requeue(e->id, from, e->dgrams, e->n_dgrams, NULL);
+		if ((e->has_data && e->data.len) ||
+		    (e->n_dgrams && (e->type == SOCK_SEQPACKET || !e->has_name || is_pair(m->t, e))))
+			r = rst_unixsk_requeue(m->t, e, from, NULL);
 		if (r < 0)
 			return r;
 	}
@@ -424,6 +439,15 @@ static int finish_one(struct mk *m, size_t i)
 	return 0;
 }
 
+static int unlink_gone(const UnixSkEntry *e)
+{
+	int old, r = enter_dir(e, &old);
+
+	if (r == 0 && unlink((const char *)e->name.data) < 0)
+		r = pr_perror("socket %" PRIu64 ": unlinking its path", e->id);
+	return leave_dir(old, r);
+}
+
 static int create_all(struct mk *m)
 {
 	struct rst_tree *t = m->t;
@@ -445,8 +469,8 @@ static int create_all(struct mk *m)
 		r = finish_one(m, i);
 	/* a path unlinked after bind at the dump is unlinked again, now that all have connected */
 	for (size_t i = 0; i < t->n_unixsk && r == 0; i++)
-		if (t->unixsk[i].se->name_gone && unlink((const char *)t->unixsk[i].se->name.data) < 0)
-			r = pr_perror("socket %" PRIu64 ": unlinking its path", t->unixsk[i].se->id);
+		if (t->unixsk[i].se->name_gone)
+			r = unlink_gone(t->unixsk[i].se);
 	return r;
 }
 

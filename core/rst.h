@@ -89,6 +89,8 @@ struct rst_tree {
 	size_t n_fifos;
 	struct rst_anon *anon; /* anonfd.img: rst-anonfd.c */
 	size_t n_anon;
+	FdEntry **scm; /* scm.img: files in flight in unix sockets, scm[i]->fd == i */
+	size_t n_scm;
 };
 
 /* rst-images.c: load everything and check it before any process is created. */
@@ -100,6 +102,12 @@ struct rst_pipe *rst_find_pipe(const struct rst_tree *t, uint64_t id);
 struct rst_unix *rst_find_unix(const struct rst_tree *t, uint64_t id, int *ret_end);
 /* The shared open file of fd e, or NULL when e is its only fd. */
 struct rst_file *rst_shared_file(const struct rst_tree *t, const FdEntry *e);
+/* Check an fd record (pid 0: a file in flight, scm.img). */
+int rst_check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e);
+/* Count task as a holder of e's open file (file_id), made by the common ancestor of all. */
+int rst_note_file(struct rst_tree *t, int task, const FdEntry *e);
+/* rst-task.c: a new fd of ours for e, in a task whose pipes and shared files are in place. */
+int rst_open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e);
 /* The nearest common ancestor of tasks a and b (indexes; a < 0: b), which creates what both hold. */
 int rst_lca(const struct rst_tree *t, int a, int b);
 /* The caller's fd handed in for a regular file with key "file:PATH", as an index of opts->inherit_fds, or -1.
@@ -164,6 +172,18 @@ struct rst_unixsk *rst_unixsk_find(const struct rst_tree *t, uint64_t id);
 int rst_unixsk_create(struct rst_tree *t, size_t idx);
 size_t rst_unixsk_fds(const struct rst_tree *t, int *keep);
 void rst_unixsk_free(struct rst_tree *t);
+
+/*
+ * rst-unixsk-queue.c: _load (from rst_load, after the fds) reads scm.img and checks the
+ * messages of unixsk-sk.img that refer to it; _place (from place_pipes) makes the creator of
+ * the sockets a holder of each file in flight; _requeue, in that creator, sends what was
+ * queued at e again from socket from (to name, if given), with the files in flight.
+ */
+int rst_scm_load(struct rst_tree *t);
+int rst_scm_place(struct rst_tree *t);
+void rst_scm_free(struct rst_tree *t);
+int rst_unixsk_requeue(const struct rst_tree *t, const UnixSkEntry *e, int from,
+		       const ProtobufCBinaryData *name);
 
 /*
  * rst-locks.c (--file-locks): _validate (from rst_load) checks every lock of the images and

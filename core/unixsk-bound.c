@@ -13,6 +13,7 @@
  */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <netinet/tcp.h>
 #include "image.h"
 #include "log.h"
@@ -29,6 +30,7 @@ struct bound_ctx {
 	struct sk_ref *v;
 	size_t n;
 	bool ext;
+	struct scm_set *scm;
 	UnixSkEntry *e; /* [n], e[i] for v[i] */
 	bool *keep;	/* [n]: recorded (not external) */
 };
@@ -72,11 +74,54 @@ static ssize_t idx_of(const struct bound_ctx *c, uint64_t ino)
 	return -1;
 }
 
-static int set_name(const struct sk_ref *s, UnixSkEntry *e)
+/* Is the socket file at name (relative to dirfd) the one of socket d? */
+static bool is_its_file(int dirfd, const char *name, const struct sk_diag *d, struct stat *st)
+{
+	/* sock_diag gives the kernel's dev_t: 12 bits of major above 20 of minor (kdev_t.h) */
+	dev_t dev = makedev((unsigned int)(d->vfs_dev >> 20), (unsigned int)(d->vfs_dev & 0xfffff));
+
+	return fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st->st_mode) && d->has_vfs &&
+	       st->st_ino == d->vfs_ino && st->st_dev == dev;
+}
+
+/*
+ * A relative name (unix(7): bound from the binder's cwd) is only that name in sock_diag and
+ * getsockname(2): the directory is the cwd of a task of the tree where that name is this
+ * socket's file (its holder's first). None: the binder moved since, or the file is gone.
+ */
+static int find_dir(const struct bound_ctx *c, const struct sk_ref *s, const char *name, UnixSkEntry *e,
+		    struct stat *st)
+{
+	for (size_t i = 0; i <= c->t->nr_tasks; i++) {
+		pid_t pid = i ? c->t->tasks[i - 1]->pid : s->pid;
+		_cleanup_close_ int dfd = -EBADF;
+		char cwd[64];
+		int r;
+
+		snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", pid);
+		if ((i && c->t->tasks[i - 1]->zombie) ||
+		    (dfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			continue;
+		if (!is_its_file(dfd, name, s->d, st))
+			continue;
+		r = readlink_malloc(AT_FDCWD, cwd, &e->dir);
+		if (r < 0)
+			return pr_err_errno(r, "pid %d: reading its cwd", pid);
+		return 0;
+	}
+	return pr_err("pid %d: fd %d: unix socket bound to the relative path '%s', which is not its "
+		      "socket file from the cwd of any task of the tree (moved since bind, or "
+		      "unlinked): not supported",
+		      s->pid, s->fd, name),
+	       -ENOTSUP;
+}
+
+static int set_name(const struct bound_ctx *c, const struct sk_ref *s, UnixSkEntry *e)
 {
 	const struct sk_diag *d = s->d;
 	char path[sizeof(d->name) + 1];
 	struct stat st;
+	int r;
 
 	e->has_name = true;
 	e->name.len = d->name_len;
@@ -84,11 +129,11 @@ static int set_name(const struct sk_ref *s, UnixSkEntry *e)
 	if (d->name[0] == '\0')
 		return 0; /* abstract */
 	name_str(d->name, d->name_len, path, sizeof(path));
-	if (path[0] != '/')
-		return pr_err("pid %d: fd %d: unix socket bound to the relative path '%s': not supported",
-			      s->pid, s->fd, path),
-		       -ENOTSUP;
-	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || !d->has_vfs || st.st_ino != d->vfs_ino) {
+	if (path[0] != '/') {
+		r = find_dir(c, s, path, e, &st);
+		if (r < 0)
+			return r;
+	} else if (!is_its_file(AT_FDCWD, path, d, &st)) {
 		e->has_name_gone = e->name_gone = true;
 		return 0;
 	}
@@ -112,6 +157,11 @@ static int outside_peer(struct bound_ctx *c, size_t i, const struct sk_diag *pee
 	if (!peer || !peer->name_len)
 		return pr_err("pid %d: fd %d: unix socket connected to a peer outside the tree that has no "
 			      "address: not supported",
+			      s->pid, s->fd),
+		       -ENOTSUP;
+	if (peer->name[0] != '\0' && peer->name[0] != '/')
+		return pr_err("pid %d: fd %d: unix socket connected to a peer outside the tree bound to a "
+			      "relative path: not supported",
 			      s->pid, s->fd),
 		       -ENOTSUP;
 	e->has_ext_peer = true;
@@ -207,7 +257,7 @@ static int classify(struct bound_ctx *c, size_t i)
 			return r;
 	}
 	if (d->name_len && !e->has_accepted_from)
-		return set_name(s, e);
+		return set_name(c, s, e);
 	return 0;
 }
 
@@ -231,26 +281,53 @@ static int check_refs(const struct bound_ctx *c, size_t i)
 	return 0;
 }
 
+/*
+ * The datagrams of a datagram socket bound to a name are sent again before any connection
+ * is made (rst-unixsk.c): no accepted socket exists yet to go in flight with them.
+ */
+static int check_early_files(const struct bound_ctx *c, size_t i)
+{
+	const UnixSkEntry *e = &c->e[i];
+
+	for (size_t k = 0; e->type == SOCK_DGRAM && e->has_name && k < e->n_scm; k++)
+		for (size_t f = 0; f < e->scm[k]->n_files; f++) {
+			const FdEntry *fe = c->scm->fl->v[e->scm[k]->files[f]];
+			ssize_t p = fe->kind == FD_KIND__FD_UNIX ? idx_of(c, fe->sk_id) : -1;
+
+			if (p >= 0 && c->e[p].has_accepted_from)
+				return pr_err("pid %d: fd %d: an accepted unix socket in flight at a "
+					      "datagram "
+					      "socket bound to a name: not supported",
+					      c->v[i].pid, c->v[i].fd),
+				       -ENOTSUP;
+		}
+	return 0;
+}
+
 /* Who will send what is queued at i again: refuse what no restore can queue. */
 static int queue_data(struct bound_ctx *c, size_t i)
 {
 	const struct sk_ref *s = &c->v[i];
 	UnixSkEntry *e = &c->e[i];
 	bool from_peer = e->has_peer && !e->has_ext_peer, any;
+	struct sk_queue q;
 	int r;
 
 	if (e->listening || e->has_pending_on)
 		return 0;
-	if (e->type == SOCK_STREAM)
-		r = unixsk_peek_stream(s, &e->data.data, &e->data.len), e->has_data = e->data.len > 0;
-	else
-		r = unixsk_peek_records(s, &e->dgrams, &e->n_dgrams);
+	r = unixsk_peek_queue(s, c->scm, &q);
 	if (r < 0)
 		return r;
+	e->has_data = q.len > 0;
+	e->data = (ProtobufCBinaryData){q.len, q.data};
+	e->dgrams = q.recs;
+	e->n_dgrams = q.n_recs;
+	e->scm = q.scm;
+	e->n_scm = q.n_scm;
 	any = e->data.len || e->n_dgrams;
 	/* a datagram socket with an address gets its datagrams from a socket of ours */
 	if (!any || e->peer_gone || from_peer || (e->type == SOCK_DGRAM && e->has_name))
-		return 0;
+		return check_early_files(c, i);
 	return pr_err("pid %d: fd %d: data queued at a unix socket whose sender cannot be recreated: "
 		      "not supported",
 		      s->pid, s->fd),
@@ -264,6 +341,10 @@ static void entries_free(struct bound_ctx *c)
 		for (size_t k = 0; k < c->e[i].n_dgrams; k++)
 			free(c->e[i].dgrams[k].data);
 		free(c->e[i].dgrams);
+		for (size_t k = 0; k < c->e[i].n_scm; k++)
+			scm_entry__free_unpacked(c->e[i].scm[k], NULL);
+		free(c->e[i].scm);
+		free(c->e[i].dir);
 	}
 	free(c->e);
 	free(c->keep);
@@ -300,9 +381,9 @@ static int write_entries(int dirfd, const struct bound_ctx *c)
 }
 
 int unixsk_bound_dump(int dirfd, const struct pstree *t, struct fd_list *fds, const struct sk_list *l,
-		      struct sk_ref *v, size_t n, bool ext_unix_sk)
+		      struct sk_ref *v, size_t n, bool ext_unix_sk, struct scm_set *scm)
 {
-	struct bound_ctx c = {.t = t, .fds = fds, .l = l, .v = v, .n = n, .ext = ext_unix_sk};
+	struct bound_ctx c = {.t = t, .fds = fds, .l = l, .v = v, .n = n, .ext = ext_unix_sk, .scm = scm};
 	int r = 0;
 
 	c.e = calloc(n ?: 1, sizeof(*c.e));

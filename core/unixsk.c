@@ -49,6 +49,7 @@ static void diag_attr(struct sk_diag *d, const struct rtattr *a)
 	case UNIX_DIAG_VFS:
 		if (len >= sizeof(struct unix_diag_vfs)) {
 			d->vfs_ino = ((const struct unix_diag_vfs *)RTA_DATA(a))->udiag_vfs_ino;
+			d->vfs_dev = ((const struct unix_diag_vfs *)RTA_DATA(a))->udiag_vfs_dev;
 			d->has_vfs = true;
 		}
 		break;
@@ -202,186 +203,42 @@ static bool is_plain_pair(const struct sk_ref *s, struct sk_ref *v, size_t n)
 	return peer && !peer->name_len && peer->peer == s->ino && peer->type == s->d->type && !peer->shutdown;
 }
 
-/* Refuse what the queue holds beyond plain bytes; close any fds the peek handed us. */
-static int check_cmsgs(const struct sk_ref *s, struct msghdr *mh)
+static int write_pair_entry(struct img *img, const struct sk_ref *a, const struct sk_ref *b,
+			    const struct sk_queue *qa, const struct sk_queue *qb, UnixPairEntry *ue)
 {
-	bool any = false;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		any = true;
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-				close(((int *)CMSG_DATA(c))[i]);
-	}
-	if (any || (mh->msg_flags & MSG_CTRUNC))
-		return pr_err("pid %d: fd %d: queued file descriptors are not supported yet", s->pid, s->fd),
-		       -ENOTSUP;
-	return 0;
+	ue->id_a = a->ino;
+	ue->id_b = b->ino;
+	ue->type = a->d->type;
+	ue->has_flags_a = ue->has_flags_b = true;
+	ue->flags_a = a->flags;
+	ue->flags_b = b->flags;
+	ue->has_data_a = qa->len > 0;
+	ue->data_a = (ProtobufCBinaryData){qa->len, qa->data};
+	ue->has_data_b = qb->len > 0;
+	ue->data_b = (ProtobufCBinaryData){qb->len, qb->data};
+	return img_write_msg(img, &ue->base);
 }
 
-/* recv(MSG_PEEK) into a buffer doubled until the whole queue fits. */
-static int peek_stream(const struct sk_ref *s, int fd, uint8_t **ret_data, size_t *ret_len)
+/* A pair with files in flight goes to unixsk-sk.img instead (a->plain, b->plain cleared). */
+static int write_pair(struct img *img, struct sk_ref *a, struct sk_ref *b, struct scm_set *scm)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
-	char ctl[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred))];
-	socklen_t sl = sizeof(int);
-	int size = 0;
-	ssize_t n;
+	UnixPairEntry ue = UNIX_PAIR_ENTRY__INIT;
+	struct sk_queue qa = {}, qb = {};
+	int r;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &sl) < 0)
-		return pr_perror("pid %d: fd %d: SO_RCVBUF", s->pid, s->fd);
-	for (size = MAX(size, 4096);; size *= 2) {
-		struct iovec iov;
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-		uint8_t *nb = realloc(buf, (size_t)size);
-		int r;
-
-		if (!nb)
-			return -ENOMEM;
-		buf = nb;
-		iov = (struct iovec){buf, (size_t)size};
-		n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno != EAGAIN)
-			return pr_perror("pid %d: fd %d: peeking at its queued data", s->pid, s->fd);
-		r = n >= 0 ? check_cmsgs(s, &mh) : 0;
-		if (r < 0)
-			return r;
-		if (n < size || size > (1 << 29))
-			break;
-	}
-	*ret_len = n < 0 ? 0 : (size_t)n;
-	*ret_data = TAKE_PTR(buf);
-	return 0;
-}
-
-/* A copy of s taken with pidfd_getfd(2), refused when a peek offset is set. */
-static int grab_for_peek(const struct sk_ref *s)
-{
-	_cleanup_close_ int fd = pipes_grab_fd(s->pid, s->fd);
-	socklen_t sl = sizeof(int);
-	int off = -1;
-
-	if (fd < 0)
-		return fd;
-	/* With a peek offset set, MSG_PEEK would start there and move it (socket(7)). */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, &sl) == 0 && off >= 0)
-		return pr_err("pid %d: fd %d: SO_PEEK_OFF is not supported yet", s->pid, s->fd), -ENOTSUP;
-	return TAKE_FD(fd);
-}
-
-int unixsk_peek_stream(const struct sk_ref *s, uint8_t **ret_data, size_t *ret_len)
-{
-	_cleanup_close_ int fd = grab_for_peek(s);
-
-	*ret_data = NULL;
-	*ret_len = 0;
-	if (fd < 0)
-		return fd;
-	return peek_stream(s, fd, ret_data, ret_len);
-}
-
-#define MAX_RECORD  (4u << 20)
-#define MAX_RECORDS 65536u
-
-static int add_record(const uint8_t *buf, size_t len, ProtobufCBinaryData **v, size_t *n)
-{
-	ProtobufCBinaryData *nv = realloc(*v, (*n + 1) * sizeof(*nv));
-
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n].len = len;
-	nv[*n].data = malloc(len ?: 1);
-	if (!nv[*n].data)
-		return -ENOMEM;
-	memcpy(nv[*n].data, buf, len);
-	(*n)++;
-	return 0;
-}
-
-/*
- * With SO_PEEK_OFF set, each MSG_PEEK of a datagram socket starts past what the last one
- * returned (socket(7)): one record per call, the queue untouched. The offset is set on the
- * task's own socket (ours is a copy of it), and taken off again.
- */
-static int peek_all(const struct sk_ref *s, int fd, ProtobufCBinaryData **v, size_t *n)
-{
-	_cleanup_free_ uint8_t *buf = malloc(MAX_RECORD);
-	char ctl[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred))];
-	int r = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		struct iovec iov = {buf, MAX_RECORD};
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-		ssize_t got = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-
-		if (got < 0 && errno == EAGAIN)
-			return 0;
-		if (got < 0)
-			return pr_perror("pid %d: fd %d: peeking at its queue", s->pid, s->fd);
-		/* Shut down for reading, an empty queue reads as end of file (0), not EAGAIN. */
-		if (got == 0 && s->d && (s->d->shutdown & 1))
-			return 0;
-		r = check_cmsgs(s, &mh);
-		if (r < 0)
-			return r;
-		if ((size_t)got > MAX_RECORD || *n >= MAX_RECORDS)
-			return pr_err("pid %d: fd %d: queued datagrams beyond %u of up to %u bytes are not "
-				      "supported",
-				      s->pid, s->fd, MAX_RECORDS, MAX_RECORD),
-			       -ENOTSUP;
-		r = add_record(buf, (size_t)got, v, n);
-		if (r < 0)
-			return r;
-	}
-}
-
-int unixsk_peek_records(const struct sk_ref *s, ProtobufCBinaryData **ret, size_t *ret_n)
-{
-	_cleanup_close_ int fd = grab_for_peek(s);
-	int zero = 0, none = -1, r;
-
-	*ret = NULL;
-	*ret_n = 0;
-	if (fd < 0)
-		return fd;
-	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
-		return pr_perror("pid %d: fd %d: SO_PEEK_OFF", s->pid, s->fd);
-	r = peek_all(s, fd, ret, ret_n);
-	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none)) < 0 && r == 0)
-		r = pr_perror("pid %d: fd %d: SO_PEEK_OFF", s->pid, s->fd);
+	r = unixsk_peek_queue(a, scm, &qa);
+	if (r == 0)
+		r = unixsk_peek_queue(b, scm, &qb);
+	if (r == 0 && (qa.n_scm || qb.n_scm))
+		a->plain = b->plain = false;
+	else if (r == 0)
+		r = write_pair_entry(img, a, b, &qa, &qb, &ue);
+	unixsk_queue_free(&qa);
+	unixsk_queue_free(&qb);
 	return r;
 }
 
-static int write_pair(struct img *img, const struct sk_ref *a, const struct sk_ref *b)
-{
-	UnixPairEntry ue = UNIX_PAIR_ENTRY__INIT;
-	_cleanup_free_ uint8_t *da = NULL, *db = NULL;
-	int r;
-
-	r = unixsk_peek_stream(a, &da, &ue.data_a.len);
-	if (r == 0)
-		r = unixsk_peek_stream(b, &db, &ue.data_b.len);
-	if (r < 0)
-		return r;
-	ue.id_a = a->ino;
-	ue.id_b = b->ino;
-	ue.type = a->d->type;
-	ue.has_flags_a = ue.has_flags_b = true;
-	ue.flags_a = a->flags;
-	ue.flags_b = b->flags;
-	ue.has_data_a = ue.data_a.len > 0;
-	ue.data_a.data = da;
-	ue.has_data_b = ue.data_b.len > 0;
-	ue.data_b.data = db;
-	return img_write_msg(img, &ue.base);
-}
-
-static int write_pairs(int dirfd, struct sk_ref *v, size_t n)
+static int write_pairs(int dirfd, struct sk_ref *v, size_t n, struct scm_set *scm)
 {
 	struct img *img;
 	int r = img_create(dirfd, "unixsk.img", IMG_UNIX, &img);
@@ -390,8 +247,8 @@ static int write_pairs(int dirfd, struct sk_ref *v, size_t n)
 		return r;
 	/* Each pair once, from its end with the lower inode. */
 	for (size_t i = 0; i < n && r >= 0; i++)
-		if (v[i].d->peer > v[i].ino)
-			r = write_pair(img, &v[i], unixsk_find_ref(v, n, v[i].d->peer));
+		if (v[i].plain && v[i].d->peer > v[i].ino)
+			r = write_pair(img, &v[i], unixsk_find_ref(v, n, v[i].d->peer), scm);
 	if (r < 0) {
 		img_discard(img);
 		return r;
@@ -406,11 +263,11 @@ static void diag_free(struct sk_list *l)
 	free(l->v);
 }
 
-int unixsk_dump(int dirfd, const struct pstree *t, struct fd_list *fds, bool ext_unix_sk)
+int unixsk_dump(int dirfd, const struct pstree *t, struct fd_list *fds, bool ext_unix_sk, struct scm_set *scm)
 {
 	_cleanup_free_ struct sk_ref *v = NULL, *rest = NULL;
 	struct sk_list l = {};
-	size_t n = 0, k = 0, m = 0;
+	size_t n = 0, m = 0;
 	int r;
 
 	r = collect(t, fds, &v, &n);
@@ -421,20 +278,16 @@ int unixsk_dump(int dirfd, const struct pstree *t, struct fd_list *fds, bool ext
 		r = -ENOMEM;
 	for (size_t i = 0; i < n && r == 0; i++)
 		v[i].d = unixsk_find_diag(&l, v[i].ino);
-	/*
-	 * Plain stream pairs go to unixsk.img, the rest to unixsk-sk.img. The kept set holds the
-	 * peer of each of its sockets, so compacting it in place loses none.
-	 */
 	for (size_t i = 0; i < n && r == 0; i++)
-		if (!is_plain_pair(&v[i], v, n))
+		v[i].plain = is_plain_pair(&v[i], v, n);
+	/* Plain stream pairs go to unixsk.img, the rest (pairs with files in flight too) to unixsk-sk.img. */
+	if (r == 0)
+		r = write_pairs(dirfd, v, n, scm);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (!v[i].plain)
 			rest[m++] = v[i];
-	for (size_t i = 0; i < n && r == 0; i++)
-		if (is_plain_pair(&v[i], v, n))
-			v[k++] = v[i];
 	if (r == 0)
-		r = write_pairs(dirfd, v, k);
-	if (r == 0)
-		r = unixsk_bound_dump(dirfd, t, fds, &l, rest, m, ext_unix_sk);
+		r = unixsk_bound_dump(dirfd, t, fds, &l, rest, m, ext_unix_sk, scm);
 	diag_free(&l);
 	return r;
 }

@@ -107,22 +107,57 @@ elif kind == "unix_listen":
         c = socket.socket(socket.AF_UNIX)
         c.connect(os.path.join(workdir, "sock"))
         return s.accept()[0] is not None
-elif kind == "unix_rights":
+elif kind == "unix_rights_nested":
+    # d is in flight at b, and d's own queue holds a file in flight: dumping d would need
+    # its queue dumped in flight too
     a, b = socket.socketpair()
-    keep += [a, b]
+    c, d = socket.socketpair()
+    keep += [a, b, c, d]
     r, w = os.pipe()
-    socket.send_fds(a, [b"x"], [r])
+    socket.send_fds(c, [b"y"], [r])
+    socket.send_fds(a, [b"x"], [d.fileno()])
     fd = b.fileno()
     def verify():
         msg, fds, _, _ = socket.recv_fds(b, 1, 1)
-        return msg == b"x" and len(fds) == 1
-elif kind == "unix_relative":
+        inner = socket.socket(fileno=fds[0])
+        msg2, fds2, _, _ = socket.recv_fds(inner, 1, 1)
+        return msg == b"x" and msg2 == b"y" and len(fds2) == 1
+elif kind == "unix_rights_accepted":
+    # an accepted socket in flight at a datagram socket bound to a name
+    path = os.path.join(workdir, "dgram.sock")
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    d.bind(path)
+    l = socket.socket(socket.AF_UNIX)
+    l.bind(os.path.join(workdir, "listen.sock"))
+    l.listen()
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(os.path.join(workdir, "listen.sock"))
+    a = l.accept()[0]
+    x = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    x.connect(path)
+    socket.send_fds(x, [b"m"], [a.fileno()])
+    x.close()
+    keep += [d, l, c, a]
+    fd = d.fileno()
+    def verify():
+        msg, fds, _, _ = socket.recv_fds(d, 1, 1)
+        return msg == b"m" and len(fds) == 1
+elif kind == "unix_passcred":
+    a, b = socket.socketpair()
+    keep += [a, b]
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    a.send(b"x")
+    fd = b.fileno()
+    verify = lambda: b.recv(1) == b"x"
+elif kind == "unix_relative_moved":
+    # bound from the work dir, then the task moved: nothing tells where rel.sock is
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind("rel.sock")
+    os.chdir("/")
     keep.append(s)
     fd = s.fileno()
     def verify():
-        s.sendto(b"ok", "rel.sock")
+        s.sendto(b"ok", os.path.join(workdir, "rel.sock"))
         return s.recv(2) == b"ok"
 else:
     raise SystemExit("unknown kind " + kind)
@@ -169,8 +204,16 @@ OBJECTS = [
     ("udp", re.compile(r"UDP socket bound to 127\.0\.0\.1:\d+: not supported")),
     ("netlink", "netlink socket (protocol 0): not supported"),
     # unix sockets bound to a path or listening are dumped (tests/cr/unix_bound.c)
-    ("unix_rights", "queued file descriptors are not supported yet"),
-    ("unix_relative", "unix socket bound to the relative path 'rel.sock': not supported"),
+    # files in flight and relative paths are dumped (tests/cr/unix_rights.c, unix_relative.c)
+    ("unix_rights_nested", "queued at its unix socket, in flight: a unix socket whose own queue "
+                           "holds file descriptors (socket:["),
+    ("unix_rights_accepted", "an accepted unix socket in flight at a datagram socket bound to a "
+                             "name: not supported"),
+    ("unix_passcred", "queued messages with credentials (SO_PASSCRED, SCM_CREDENTIALS): not "
+                      "supported"),
+    ("unix_relative_moved", "unix socket bound to the relative path 'rel.sock', which is not its "
+                            "socket file from the cwd of any task of the tree (moved since bind, "
+                            "or unlinked): not supported"),
 ]
 
 

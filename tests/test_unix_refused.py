@@ -1,5 +1,6 @@
-"""Unix sockets: what a dump still refuses (queued file descriptors: test_refusals.py
-unix_rights, relative paths: unix_relative) and what it now takes that it used to refuse: a
+"""Unix sockets: what a dump still refuses (test_refusals.py: a socket in flight whose own queue
+holds files, unix_rights_nested; credentials queued, unix_passcred; a relative path bound
+before the task moved, unix_relative_moved) and what it now takes that it used to refuse: a
 datagram socketpair with a datagram queued (tests/cr/socketpair.c "dgram") is dumped and
 restored with it. Bound, listening and accepted sockets run in every mode in test_cr.py
 (unix_bound, unix_abstract); sockets connected outside the tree in test_ext_unix_sk.py."""

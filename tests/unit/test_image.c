@@ -315,6 +315,8 @@ static ProtobufCMessage *sample_unixsk(unsigned int i)
 	static UnixSkEntry e;
 	static uint8_t name[] = "/tmp/sock";
 	static ProtobufCBinaryData dgrams[2] = {{3, (uint8_t *)"one"}, {0, NULL}};
+	static ScmEntry m, *scms[1] = {&m};
+	static uint32_t files[2] = {0, 2};
 
 	unix_sk_entry__init(&e);
 	e.id = 4000 + i;
@@ -326,6 +328,13 @@ static ProtobufCMessage *sample_unixsk(unsigned int i)
 	e.listening = !(i % 2);
 	e.n_dgrams = i % 2 ? 2 : 0;
 	e.dgrams = dgrams;
+	/* a datagram with files in flight (scm.img indexes 0 and 2) */
+	scm_entry__init(&m);
+	m.at = 1;
+	m.n_files = 2;
+	m.files = files;
+	e.n_scm = i % 2;
+	e.scm = scms;
 	return &e.base;
 }
 
@@ -382,6 +391,8 @@ static ProtobufCMessage *sample(enum img_kind kind, unsigned int i)
 		return sample_anonfd(i);
 	case IMG_UNIXSK:
 		return sample_unixsk(i);
+	case IMG_SCM: /* files in flight: fd_entry records too */
+		return sample_fdinfo(i);
 	default:
 		fail_msg("no sample for kind %d", kind);
 	}
