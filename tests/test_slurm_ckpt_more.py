@@ -6,6 +6,7 @@ Its own cluster: GraceTime 10 s, ckptd without jitter (so that --checkpoint=1 me
 minute), two users created when missing.
 """
 import os
+import pathlib
 import pwd
 import re
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from test_slurm_cluster import DIR, FINAL_STATES, Cluster, _run_cluster, _which, BINARIES
+from crlib import wait_until
 from test_slurm_ckpt import BUILD, COUNTER, node_state, count_lines
 
 USERS = ("ckpta", "ckptb")
@@ -241,6 +243,54 @@ def test_checkpoint_asked_on_another_node(cl):
     assert r.returncode == 0 and "checkpoint 2 committed" in r.stdout, r.stdout + r.stderr
     assert committed(jobid) == [1, 2]
     c.run("scancel", str(jobid), check=False)
+
+
+def status_field(pid, name):
+    for line in pathlib.Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no %s in /proc/%d/status" % (name, pid))
+
+
+def assert_binding_of_new_allocation(jobid, node):
+    """The restored tree runs with the CPUs and cgroups of the step Slurm started here: those
+    of its shim (the registering process), not of the allocation it was checkpointed in."""
+    log = DIR / "log" / ("ckptd-%s.log" % node)
+    pat = re.compile(r"job-register request from uid 0 \(pid (\d+)\)\n.*slurm job %d: registered "
+                     r"\(uid \d+, pid (\d+),.*restored" % jobid)
+    assert wait_until(lambda: pat.search(log.read_text()), 30), log.read_text()
+    shim, root = (int(x) for x in pat.search(log.read_text()).groups())
+    assert status_field(root, "Cpus_allowed_list") == status_field(shim, "Cpus_allowed_list")
+    cg = lambda pid: sorted(l for l in pathlib.Path("/proc/%d/cgroup" % pid).read_text().splitlines()
+                            if "cpuset" in l or "freezer" in l)
+    assert cg(root) == cg(shim) and any("job_%d" % jobid in l for l in cg(root)), (cg(root), cg(shim))
+
+
+def test_maintenance_reservation_ahead_moves_the_job(cl):
+    """A MAINT reservation on n1 starting within maint_lead_s (600 s by default): ckptd
+    checkpoints the job and requeues it; Slurm starts it on n2, where it goes on."""
+    c = cl
+    jobid, out, d = submit(c, "maint", count=120, extra=("--checkpoint",))
+    while count_lines(out) < 6:
+        time.sleep(0.2)
+    t0 = time.monotonic()
+    c.run("scontrol", "create", "reservation", "reservationname=ckpt_maint", "starttime=now+300",
+          "duration=10", "nodes=n1", "flags=maint,ignore_jobs", "users=root")
+    try:
+        j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+                   "running again", 90)
+        t_running = time.monotonic() - t0
+        assert j["NodeList"] == "n2", j
+        assert_binding_of_new_allocation(jobid, "n2")
+        j = c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "finished", 150)
+    finally:
+        c.run("scontrol", "delete", "reservationname=ckpt_maint", check=False)
+    text = out.read_text()
+    print("maintenance reservation: created -> running again on n2 in %.1f s" % t_running)
+    assert j["JobState"] == "COMPLETED", (j, text)
+    assert text == "".join("count %d\n" % i for i in range(120)) + "done\n", text
+    assert starts(d, jobid) == 1
+    assert re.search(r"slurm job %d: .*maint" % jobid, (DIR / "log" / "ckptd-n1.log").read_text())
 
 
 def test_job_with_srun_steps_told_and_preempted_as_usual(cl):

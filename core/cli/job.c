@@ -14,13 +14,14 @@ static void client_closep(struct ckptd_client **c)
 	ckptd_client_close(*c);
 }
 
+/* 0 and *ret the answer; a negative errno; or 1 when the error line is printed already. */
 static int call_at(const struct cli_global *g, RpcRequest *req, RpcResponse **ret)
 {
 	struct ckptd_client *c = NULL;
 	int r = cli_service_connect(g, &c);
 
 	if (r < 0)
-		return r;
+		return 1;
 	r = ckptd_client_call(c, req, ret);
 	client_closep(&c);
 	return r;
@@ -53,7 +54,9 @@ static int done(const struct cli_job *j, const char *what, int r, RpcResponse *r
 {
 	int ret = CLI_EXIT_OK;
 
-	if (r < 0)
+	if (r > 0)
+		ret = CLI_EXIT_FAIL;
+	else if (r < 0)
 		ret = cli_service_failed(&j->g, what, r, NULL);
 	else if (resp->error)
 		ret = cli_service_failed(&j->g, what, -resp->error, resp->message);
