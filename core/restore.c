@@ -11,6 +11,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include "imgdir.h"
 #include "infect.h"
 #include "log.h"
@@ -300,7 +301,8 @@ static int do_restore(struct rst_tree *t, pid_t *ret_pid, int *ret_status)
 		if (r < 0)
 			return r;
 	}
-	pr_info("restored %zu task(s); root pid %u is %d here", t->n_tasks, t->tasks[0].pe->pid, *ret_pid);
+	pr_info("restored %zu task(s) in %.3f s; root pid %u is %d here", t->n_tasks,
+		(double)(now_ns(CLOCK_MONOTONIC) - t->t_start) / 1e9, t->tasks[0].pe->pid, *ret_pid);
 	if (t->opts->detach)
 		return 0;
 	return wait_child(child, ret_status);
@@ -316,7 +318,10 @@ static int find_tty(void)
 
 _public_ int ckpt_restore(const struct ckpt_restore_opts *opts, pid_t *ret_pid, int *ret_status)
 {
-	struct rst_tree t = {.opts = opts, .sync_fd = {-EBADF, -EBADF}, .shell_tty = -1};
+	struct rst_tree t = {.opts = opts,
+			     .sync_fd = {-EBADF, -EBADF},
+			     .shell_tty = -1,
+			     .t_start = now_ns(CLOCK_MONOTONIC)};
 	_cleanup_close_ int dirfd = -EBADF;
 	pid_t pid = 0;
 	int status = 0, r;

@@ -68,9 +68,10 @@ struct rst_tree {
 	size_t n_pstree;
 	struct rst_task *tasks; /* tasks[0] is the root; parents before children */
 	size_t n_tasks;
-	uint64_t gate;	/* a syscall instruction in our own [vdso]: forks have it too */
-	int sync_fd[2]; /* datagrams from tasks to us: [0] ours, [1] theirs */
-	int shell_tty;	/* our terminal fd for --shell-job, or -1 */
+	uint64_t gate;	  /* a syscall instruction in our own [vdso]: forks have it too */
+	int sync_fd[2];	  /* datagrams from tasks to us: [0] ours, [1] theirs */
+	int shell_tty;	  /* our terminal fd for --shell-job, or -1 */
+	uint64_t t_start; /* CLOCK_MONOTONIC when ckpt_restore() began */
 	struct rst_pipe *pipes;
 	size_t n_pipes;
 	int pipe_fd_base; /* above every fd number any task will have */

@@ -2,6 +2,7 @@
 that of a run that was never interrupted. Each runs as root and as an unprivileged user."""
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -51,6 +52,18 @@ def prepare(tmp, name, uid):
     return d
 
 
+def report(job, user, dump_log, restore_log):
+    """The engine's own figures, printed for `pytest -s tests/test_real.py`: the dump's time,
+    frozen time and size, and the time until the restored tree runs."""
+    dm = re.search(r"Dumped (\d+) task.*written in ([\d.]+) s \(frozen ([\d.]+) s\)", dump_log)
+    size = re.search(r"pages, (.*?) written", dump_log)
+    rm = re.search(r"restored (\d+) task\(s\) in ([\d.]+) s", restore_log)
+    if dm and rm:
+        print("\nreal %s as %s: %s tasks, dump %s s (frozen %s s, %s), restore %s s" % (
+            job, user, dm.group(1), dm.group(2), dm.group(3), size.group(1) if size else "?",
+            rm.group(2)))
+
+
 @pytest.mark.parametrize("user", USERS, ids=list(USERS))
 @pytest.mark.parametrize("job", JOBS, ids=list(JOBS))
 def test_real_program(ckpt_bin, tmp_path, job, user):
@@ -74,12 +87,13 @@ def test_real_program(ckpt_bin, tmp_path, job, user):
             tracker.add(pid)
         img = tmp_path / "img"
         opts = CKPT_OPTS.get(job, [])
-        d = subprocess.run([ckpt_bin, "dump", "-t", str(p.pid), "-D", str(img)] + opts,
+        d = subprocess.run([ckpt_bin, "-v2", "dump", "-t", str(p.pid), "-D", str(img)] + opts,
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
         assert d.returncode == 0, d.stderr
         p.wait(timeout=TIMEOUT)
-        r = subprocess.run([ckpt_bin, "restore", "-D", str(img)] + opts, stdin=subprocess.DEVNULL,
+        r = subprocess.run([ckpt_bin, "-v2", "restore", "-D", str(img)] + opts, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
+        report(job, user, d.stdout + d.stderr, r.stdout + r.stderr)
         got = (work / "out").read_bytes()
         assert r.returncode == 0, "restore exit %d\n%s\n--- output ---\n%s" % (
             r.returncode, r.stderr, got.decode(errors="replace"))
