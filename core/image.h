@@ -35,6 +35,7 @@ enum img_kind {
 	IMG_FIFO,
 	IMG_ANONFD,
 	IMG_UNIXSK,
+	IMG_INETSK,
 	IMG__MAX,
 };
 

@@ -73,6 +73,15 @@ struct ckpt_dump_opts {
 	 * fd to hand in with --inherit-fd).
 	 */
 	bool ext_unix_sk;
+	/*
+	 * Dump TCP sockets (IPv4, IPv6): established connections in repair mode (TCP_REPAIR),
+	 * with their sequence numbers and queued data, listening ones without connections
+	 * waiting to be accepted, and unconnected ones (refused without). An established
+	 * socket stays in repair mode until the tree is released: a killed tree closes it
+	 * without a packet to its peer; with leave_running or leave_stopped it leaves repair
+	 * mode without sending anything. Needs CAP_NET_ADMIN.
+	 */
+	bool tcp_established;
 };
 
 struct ckpt_dump_stats {
@@ -116,6 +125,8 @@ struct ckpt_restore_opts {
 	bool mount_proc;
 	/* Take the file locks of the images again (images with locks are refused without). */
 	bool file_locks;
+	/* Rebuild the TCP sockets of a dump with tcp_established (refused without). */
+	bool tcp_established;
 };
 
 /*
