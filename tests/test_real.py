@@ -21,7 +21,12 @@ JOBS = {
     "gzip": ["/bin/bash", str(HERE / "gzip.sh")],
     "make-j2": ["/bin/bash", str(HERE / "make.sh")],
     "openmp-4-threads": ["/bin/bash", str(HERE / "openmp.sh")],
+    "mpich-2-ranks": ["/bin/bash", str(HERE / "mpich.sh")],
+    "mpich-2-ranks-tcp": ["/bin/bash", str(HERE / "mpich.sh"), "tcp"],
 }
+# Given to both the dump and the restore: Hydra and UCX listen on TCP ports; with UCX_TLS=tcp
+# the ranks are connected over TCP.
+CKPT_OPTS = {"mpich-2-ranks": ["--tcp-established"], "mpich-2-ranks-tcp": ["--tcp-established"]}
 USERS = {"root": [], "uid1000": ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]}
 
 
@@ -48,6 +53,8 @@ def prepare(tmp, name, uid):
 def test_real_program(ckpt_bin, tmp_path, job, user):
     if user != "root" and job == "make-j2" and not shutil.which("cc"):
         pytest.skip("no C compiler")
+    if job.startswith("mpich") and not (shutil.which("mpicc") and shutil.which("mpirun")):
+        pytest.skip("no MPICH (mpicc, mpirun)")
     argv = USERS[user] + JOBS[job]
     uid = 1000 if user != "root" else 0
     ref_dir = prepare(tmp_path, "ref", uid)
@@ -65,11 +72,14 @@ def test_real_program(ckpt_bin, tmp_path, job, user):
         for pid in pids:
             tracker.add(pid)
         img = tmp_path / "img"
-        d = subprocess.run([ckpt_bin, "dump", "-t", str(p.pid), "-D", str(img)],
+        d = subprocess.run([ckpt_bin, "dump", "-t", str(p.pid), "-D", str(img)] + CKPT_OPTS.get(job, []),
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
         assert d.returncode == 0, d.stderr
+        if "--tcp-established" in CKPT_OPTS.get(job, []):
+            assert (img / "inetsk.img").exists(), "%s: no TCP socket dumped: not caught midway" % job
         p.wait(timeout=TIMEOUT)
-        r = subprocess.run([ckpt_bin, "restore", "-D", str(img)], stdin=subprocess.DEVNULL,
+        r = subprocess.run([ckpt_bin, "restore", "-D", str(img)] + CKPT_OPTS.get(job, []),
+                           stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)
         got = (work / "out").read_bytes()
         assert r.returncode == 0, "restore exit %d\n%s\n--- output ---\n%s" % (
