@@ -17,8 +17,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/sockios.h>
 #include "anonfd.h"
 #include "fdcheck.h"
 #include "log.h"
@@ -154,6 +157,24 @@ static const char *const tcp_states[] = {
 	[TCP_CLOSING] = "CLOSING",
 };
 
+/* The restore makes sockets in its own network namespace: the dump's must be ckpt's. */
+static int check_netns(pid_t pid, int fd, int sk)
+{
+	_cleanup_close_ int ns = ioctl(sk, SIOCGSKNS);
+	struct stat a, b;
+
+	if (ns < 0)
+		return pr_perror("pid %d: fd %d: SIOCGSKNS", pid, fd);
+	if (fstat(ns, &a) < 0 || stat("/proc/self/ns/net", &b) < 0)
+		return pr_perror("pid %d: fd %d: comparing network namespaces", pid, fd);
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return pr_err("pid %d: fd %d: TCP socket of another network namespace than ckpt's: not "
+			      "supported",
+			      pid, fd),
+		       -ENOTSUP;
+	return 0;
+}
+
 /*
  * --tcp-established: established connections, listeners with no connection waiting to be
  * accepted and sockets that are neither (TCP_CLOSE) pass; inetsk.c dumps them. A half-closed
@@ -166,7 +187,10 @@ static int check_tcp(pid_t pid, int fd, int sk)
 	socklen_t ml = sizeof(me), pl = sizeof(peer), il = sizeof(struct tcp_info);
 	struct tcp_info ti = {};
 	char a[80], b[80];
+	int r = check_netns(pid, fd, sk);
 
+	if (r < 0)
+		return r;
 	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &il) < 0)
 		return pr_perror("pid %d: fd %d: TCP_INFO", pid, fd);
 	if (ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_CLOSE)

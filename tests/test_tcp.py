@@ -10,9 +10,14 @@ the job is down: the kernel would answer for the missing socket with a reset."""
 import json
 import re
 import select
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+
+import pytest
 
 import crlib
 from test_bad_input import expect_dump_fails, expect_restore_fails
@@ -146,3 +151,35 @@ def test_tcp_port_taken_at_restore(cr):
                          opts=TCP)
     blocker.close()
     cr.restore_and_verify(run, img, *TCP, count=2)
+
+
+NETNS_JOB = r'''
+import os, signal, socket, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+os.write(1, b"FD %d\nREADY\n" % s.fileno())
+signal.sigwait({signal.SIGTERM})
+os.write(1, b"PASS\n")
+'''
+
+
+def test_tcp_other_netns_refused(cr):
+    """A TCP socket of a network namespace of the tree's own: the restore would make it in
+    its own namespace, so the dump refuses it."""
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare")
+    script = cr.tmp / "netns_job.py"
+    script.write_text(NETNS_JOB)
+    out = cr.tmp / "netns.out"
+    with open(out, "wb") as fh:
+        p = cr.tracker.popen(["unshare", "-n", sys.executable, str(script)], stdin=subprocess.DEVNULL,
+                             stdout=fh, stderr=subprocess.STDOUT, cwd=cr.tmp, start_new_session=True)
+    run = crlib.Running(cr, "netns", p, out, cr.tmp)
+    assert crlib.wait_until(lambda: "READY" in run.output() or p.poll() is not None, crlib.TIMEOUT)
+    assert p.poll() is None, run.output()
+    run.refresh_pids()
+    fd = int(re.search(r"^FD (\d+)$", run.output(), re.M).group(1))
+    expect_dump_fails(cr, run, cr.path("img"), "pid %d: fd %d: " % (run.pid, fd),
+                      "TCP socket of another network namespace than ckpt's: not supported", opts=TCP)
