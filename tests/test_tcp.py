@@ -108,6 +108,41 @@ def test_tcp_peer_outside(cr):
     peer.close()
 
 
+def test_tcp_peer_outside_leave_running(cr):
+    """dump -R: the job's socket leaves repair mode without a packet, SO_REUSEADDR and all,
+    and the exchange goes on with the original job."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    job = start_job(cr, lst.getsockname()[1])
+    peer, _ = lst.accept()
+    lst.close()
+    assert recv_exact(peer, 9) == b"job-hello"
+    peer.sendall(b"queued-before-dump")
+    time.sleep(0.2)
+    cr.dump(job, cr.tmp / "img", "-R", *TCP)
+    cr.check_running(job)
+    readable, _, _ = select.select([peer], [], [], 0.5)
+    assert not readable, "the peer saw something at the dump: %r" % (peer.recv(64, socket.MSG_DONTWAIT),)
+    result = {}
+
+    def serve():
+        try:
+            result["again"] = recv_exact(peer, 9)
+            peer.sendall(b"peer-again")
+        except OSError as e:
+            result["error"] = e
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        cr.terminate_and_verdict(job, "the job after dump -R")
+    finally:
+        t.join(20)
+    assert result.get("again") == b"job-again", result
+    peer.close()
+
+
 def test_tcp_refused_without_flag(cr):
     run, fd = start_object(cr, "tcp_conn")
     expect_dump_fails(cr, run, cr.path("img"), "pid %d: fd %d: " % (run.pid, fd),
