@@ -273,9 +273,9 @@ static int set_conn_opts(const InetSkEntry *e, int sk)
 		o[n++] = (struct tcp_repair_opt){TCPOPT_SACK_PERMITTED, 0};
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_OPTIONS, o, (socklen_t)(n * sizeof(o[0]))) < 0)
 		return pr_perror("TCP socket %" PRIu64 ": TCP_REPAIR_OPTIONS", e->id);
-	if ((e->opt_mask & TCPI_OPT_TIMESTAMPS) &&
-	    set_int(e, sk, IPPROTO_TCP, TCP_TIMESTAMP, "TCP_TIMESTAMP", (int)e->timestamp) < 0)
-		return -errno;
+	/* the clock the peer has seen, so that its PAWS check (RFC 7323) accepts what we send */
+	if (e->opt_mask & TCPI_OPT_TIMESTAMPS)
+		return set_int(e, sk, IPPROTO_TCP, TCP_TIMESTAMP, "TCP_TIMESTAMP", (int)e->timestamp);
 	return 0;
 }
 
