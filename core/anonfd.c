@@ -136,6 +136,19 @@ static int timer_forward(pid_t pid, const FdEntry *e)
 	return 0;
 }
 
+/*
+ * No time left but an interval: a periodic timer that expired again between the forward and
+ * the fdinfo read, to forward once more. (Or one disarmed with an interval set, which
+ * timerfd_settime() keeps: it shows the same after any number of forwards.)
+ */
+static bool timer_pending_restart(const char *buf)
+{
+	uint64_t value = 0, interval = 0;
+
+	return timespec_field(buf, "it_value:", &value) == 0 &&
+	       timespec_field(buf, "it_interval:", &interval) == 0 && !value && interval;
+}
+
 static int dump_timerfd(const char *buf, AnonFdEntry *a)
 {
 	TimerfdState *s = calloc(1, sizeof(*s));
@@ -357,15 +370,18 @@ static int dump_one(pid_t pid, const FdEntry *e, AnonFdEntry *a)
 	uint64_t mask;
 	int r;
 
-	if (e->kind == FD_KIND__FD_TIMERFD) {
-		r = timer_forward(pid, e);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%u", pid, e->fd);
+	for (int tries = 0;; tries++) {
+		r = e->kind == FD_KIND__FD_TIMERFD ? timer_forward(pid, e) : 0;
 		if (r < 0)
 			return r;
+		free(TAKE_PTR(buf));
+		r = read_file_at(AT_FDCWD, path, &buf, NULL);
+		if (r < 0)
+			return pr_err_errno(r, "pid %d: fd %u: reading its fdinfo", pid, e->fd);
+		if (e->kind != FD_KIND__FD_TIMERFD || tries == 8 || !timer_pending_restart(buf))
+			break;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%u", pid, e->fd);
-	r = read_file_at(AT_FDCWD, path, &buf, NULL);
-	if (r < 0)
-		return pr_err_errno(r, "pid %d: fd %u: reading its fdinfo", pid, e->fd);
 	a->id = e->file_id;
 	a->kind = (uint32_t)e->kind;
 	switch (e->kind) {

@@ -13,6 +13,7 @@
 #include "dump-task.h"
 #include "fifo.h"
 #include "files.h"
+#include "inetsk.h"
 #include "pipes.h"
 #include "precheck.h"
 #include "savedfiles.h"
@@ -34,7 +35,8 @@ struct dump_ctx {
 	struct pstree tree;
 	struct dump_stats_acc acc;
 	uint64_t t_start, t_frozen;
-	struct shmem_set shm; /* shared memory objects and deleted files, each dumped once */
+	struct shmem_set shm;	  /* shared memory objects and deleted files, each dumped once */
+	struct inetsk_repair tcp; /* TCP sockets in repair mode until the tree is released */
 };
 
 static int tree_ns_pids(struct pstree *t)
@@ -345,7 +347,9 @@ static int dump_files_and_tasks(struct dump_ctx *ctx)
 	for (size_t i = 0; i < n && r == 0; i++)
 		if (!ctx->tree.tasks[i]->zombie)
 			r = files_collect(ctx->tree.tasks[i], &fds[i]);
-	/* Sockets first: peeking at their queues finds the files in flight. */
+	if (r == 0)
+		r = inetsk_dump(ctx->dirfd, &ctx->tree, fds, &ctx->tcp);
+	/* Unix sockets first: peeking at their queues finds the files in flight. */
 	if (r == 0)
 		r = unixsk_dump(ctx->dirfd, &ctx->tree, fds, ctx->opts->ext_unix_sk, &scm);
 	if (r == 0)
@@ -434,10 +438,17 @@ _public_ int ckpt_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats
 	r = dump_tree(&ctx);
 	if (r < 0) {
 		imgdir_remove_images(ctx.dirfd);
+		inetsk_release(&ctx.tcp, false);
 		seize_release(&ctx.tree, RELEASE_RUN);
 		goto out;
 	}
+	/* A killed tree's sockets close in repair mode: their peers see nothing. */
+	if (release_mode_of(opts) != RELEASE_KILL)
+		r = inetsk_release(&ctx.tcp, false);
 	seize_release(&ctx.tree, release_mode_of(opts));
+	inetsk_release(&ctx.tcp, true);
+	if (r < 0)
+		goto out;
 	if (ret_stats) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
 

@@ -4,7 +4,8 @@
  * /proc/PID/fd link ("anon_inode:[eventfd]", "anon_inode:inotify": the name passed to
  * anon_inode_getfile() in the kernel). The family, type and state of a socket are asked of
  * a copy of it taken with pidfd_getfd(2) (SO_DOMAIN, SO_TYPE, SO_PROTOCOL, SO_ACCEPTCONN,
- * getsockname, getpeername: socket(7)). Locks are the "lock:" lines of /proc/PID/fdinfo/FD,
+ * getsockname, getpeername: socket(7)); with --tcp-established, the state of a TCP socket
+ * from TCP_INFO (tcp(7)). Locks are the "lock:" lines of /proc/PID/fdinfo/FD,
  * which lists the locks and leases held through that fd (proc(5)).
  *
  * Eventfd, timerfd, signalfd, epoll and inotify instances are not refused: anonfd.c dumps them.
@@ -15,8 +16,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/sockios.h>
 #include "anonfd.h"
 #include "fdcheck.h"
 #include "log.h"
@@ -138,13 +143,87 @@ static void inet_name(const struct sockaddr_storage *ss, socklen_t len, char *bu
 	}
 }
 
-static int refuse_inet(pid_t pid, int fd, int sk, int type, int proto)
+static const char *const tcp_states[] = {
+	[TCP_ESTABLISHED] = "ESTABLISHED",
+	[TCP_SYN_SENT] = "SYN_SENT",
+	[TCP_SYN_RECV] = "SYN_RECV",
+	[TCP_FIN_WAIT1] = "FIN_WAIT1",
+	[TCP_FIN_WAIT2] = "FIN_WAIT2",
+	[TCP_TIME_WAIT] = "TIME_WAIT",
+	[TCP_CLOSE] = "CLOSE",
+	[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCP_LAST_ACK] = "LAST_ACK",
+	[TCP_LISTEN] = "LISTEN",
+	[TCP_CLOSING] = "CLOSING",
+};
+
+/* The restore makes sockets in its own network namespace: the dump's must be ckpt's. */
+static int check_netns(pid_t pid, int fd, int sk)
+{
+	_cleanup_close_ int ns = ioctl(sk, SIOCGSKNS);
+	struct stat a, b;
+
+	if (ns < 0)
+		return pr_perror("pid %d: fd %d: SIOCGSKNS", pid, fd);
+	if (fstat(ns, &a) < 0 || stat("/proc/self/ns/net", &b) < 0)
+		return pr_perror("pid %d: fd %d: comparing network namespaces", pid, fd);
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return pr_err("pid %d: fd %d: TCP socket of another network namespace than ckpt's: not "
+			      "supported",
+			      pid, fd),
+		       -ENOTSUP;
+	return 0;
+}
+
+/*
+ * --tcp-established: established connections, listeners with no connection waiting to be
+ * accepted and sockets that are neither (TCP_CLOSE) pass; inetsk.c dumps them. A half-closed
+ * connection (FIN_WAIT*, CLOSE_WAIT, ...) or one being made is refused by the name of its
+ * state (tcp(7), tcp_info).
+ */
+static int check_tcp(pid_t pid, int fd, int sk)
+{
+	struct sockaddr_storage me = {}, peer = {};
+	socklen_t ml = sizeof(me), pl = sizeof(peer), il = sizeof(struct tcp_info);
+	struct tcp_info ti = {};
+	char a[80], b[80];
+	int r = check_netns(pid, fd, sk);
+
+	if (r < 0)
+		return r;
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &il) < 0)
+		return pr_perror("pid %d: fd %d: TCP_INFO", pid, fd);
+	if (ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_CLOSE)
+		return 0;
+	if (getsockname(sk, (struct sockaddr *)&me, &ml) < 0)
+		ml = 0;
+	inet_name(&me, ml, a, sizeof(a));
+	/* A listener's tcpi_unacked is its accept queue (tcp_get_info()). */
+	if (ti.tcpi_state == TCP_LISTEN && ti.tcpi_unacked)
+		return pr_err("pid %d: fd %d: TCP socket listening on %s has %u connection(s) not accepted "
+			      "yet: not supported",
+			      pid, fd, a, ti.tcpi_unacked),
+		       -ENOTSUP;
+	if (ti.tcpi_state == TCP_LISTEN)
+		return 0;
+	if (getpeername(sk, (struct sockaddr *)&peer, &pl) < 0)
+		pl = 0;
+	inet_name(&peer, pl, b, sizeof(b));
+	return pr_err("pid %d: fd %d: TCP socket %s -> %s in state %s: not supported", pid, fd, a, b,
+		      ti.tcpi_state < ARRAY_SIZE(tcp_states) && tcp_states[ti.tcpi_state]
+			      ? tcp_states[ti.tcpi_state]
+			      : "?"),
+	       -ENOTSUP;
+}
+
+static int refuse_inet(pid_t pid, int fd, int sk, int type, int proto, bool tcp_established)
 {
 	struct sockaddr_storage me = {}, peer = {};
 	socklen_t ml = sizeof(me), pl = sizeof(peer);
 	char a[80], b[80];
 	int listening = 0;
 	socklen_t il = sizeof(listening);
+	const char *tcp;
 	const char *what = type == SOCK_STREAM && proto == IPPROTO_TCP	   ? "TCP socket"
 			   : type == SOCK_DGRAM && proto == IPPROTO_UDP	   ? "UDP socket"
 			   : type == SOCK_DGRAM && proto == IPPROTO_ICMP   ? "ICMP socket"
@@ -152,22 +231,24 @@ static int refuse_inet(pid_t pid, int fd, int sk, int type, int proto)
 			   : type == SOCK_RAW				   ? "raw IP socket"
 									   : "IP socket";
 
+	if (type == SOCK_STREAM && proto == IPPROTO_TCP && tcp_established)
+		return check_tcp(pid, fd, sk);
 	getsockopt(sk, SOL_SOCKET, SO_ACCEPTCONN, &listening, &il);
 	if (getsockname(sk, (struct sockaddr *)&me, &ml) < 0)
 		ml = 0;
 	inet_name(&me, ml, a, sizeof(a));
+	tcp = type == SOCK_STREAM && proto == IPPROTO_TCP ? ": dump with --tcp-established"
+							  : ": not supported";
 	if (listening)
-		return pr_err("pid %d: fd %d: %s listening on %s: not supported", pid, fd, what, a), -ENOTSUP;
+		return pr_err("pid %d: fd %d: %s listening on %s%s", pid, fd, what, a, tcp), -ENOTSUP;
 	if (getpeername(sk, (struct sockaddr *)&peer, &pl) == 0) {
 		inet_name(&peer, pl, b, sizeof(b));
-		return pr_err("pid %d: fd %d: %s %s -> %s: not supported (there is no --tcp-established)",
-			      pid, fd, what, a, b),
-		       -ENOTSUP;
+		return pr_err("pid %d: fd %d: %s %s -> %s%s", pid, fd, what, a, b, tcp), -ENOTSUP;
 	}
-	return pr_err("pid %d: fd %d: %s bound to %s: not supported", pid, fd, what, a), -ENOTSUP;
+	return pr_err("pid %d: fd %d: %s bound to %s%s", pid, fd, what, a, tcp), -ENOTSUP;
 }
 
-static int check_socket(pid_t pid, int fd)
+static int check_socket(pid_t pid, int fd, bool tcp_established)
 {
 	_cleanup_close_ int sk = pipes_grab_fd(pid, fd);
 	int family = 0, type = 0, proto = 0;
@@ -184,7 +265,7 @@ static int check_socket(pid_t pid, int fd)
 		return 0; /* unixsk.c and unixsk-bound.c decide, and refuse by name */
 	case AF_INET:
 	case AF_INET6:
-		return refuse_inet(pid, fd, sk, type, proto);
+		return refuse_inet(pid, fd, sk, type, proto, tcp_established);
 	case AF_NETLINK:
 		return pr_err("pid %d: fd %d: netlink socket (protocol %d): not supported", pid, fd, proto),
 		       -ENOTSUP;
@@ -196,7 +277,7 @@ static int check_socket(pid_t pid, int fd)
 	}
 }
 
-static int check_fd(pid_t pid, int fd, bool file_locks)
+static int check_fd(pid_t pid, int fd, const struct ckpt_dump_opts *opts)
 {
 	_cleanup_free_ char *link = NULL;
 	const char *kind;
@@ -215,14 +296,14 @@ static int check_fd(pid_t pid, int fd, bool file_locks)
 	if (kind)
 		return pr_err("pid %d: fd %d: %s: not supported", pid, fd, kind), -ENOTSUP;
 	if (!strncmp(link, "socket:[", 8)) {
-		r = check_socket(pid, fd);
+		r = check_socket(pid, fd, opts->tcp_established);
 		if (r < 0)
 			return r;
 	}
-	return check_locks(pid, fd, file_locks);
+	return check_locks(pid, fd, opts->file_locks);
 }
 
-int fdcheck_task(const struct task *task, bool file_locks)
+int fdcheck_task(const struct task *task, const struct ckpt_dump_opts *opts)
 {
 	_cleanup_free_ int *fds = NULL;
 	size_t n;
@@ -234,7 +315,7 @@ int fdcheck_task(const struct task *task, bool file_locks)
 	if (r < 0)
 		return pr_err_errno(r, "pid %d: listing its fds", task->pid);
 	for (size_t i = 0; i < n; i++) {
-		r = check_fd(task->pid, fds[i], file_locks);
+		r = check_fd(task->pid, fds[i], opts);
 		if (r < 0)
 			return r;
 	}

@@ -22,6 +22,7 @@
 #include "fifo.pb-c.h"
 #include "savedfile.pb-c.h"
 #include "shmem.pb-c.h"
+#include "inetsk.pb-c.h"
 #include "unixsk.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "image.h"
@@ -68,6 +69,7 @@ static const struct img_kind_info kinds[IMG__MAX] = {
 	[IMG_UNIXSK] = {"unixsk-sk", IMG_MAGIC('U', 'S'), false, &unix_sk_entry__descriptor, NULL},
 	[IMG_ANONFD] = {"anonfd", IMG_MAGIC('A', 'F'), false, &anon_fd_entry__descriptor, NULL},
 	[IMG_SCM] = {"scm", IMG_MAGIC('S', 'C'), false, &fd_entry__descriptor, NULL},
+	[IMG_INETSK] = {"inetsk", IMG_MAGIC('I', 'S'), false, &inet_sk_entry__descriptor, NULL},
 };
 
 struct img {

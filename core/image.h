@@ -36,6 +36,7 @@ enum img_kind {
 	IMG_ANONFD,
 	IMG_UNIXSK,
 	IMG_SCM,
+	IMG_INETSK,
 	IMG__MAX,
 };
 

@@ -14,11 +14,14 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <linux/kcmp.h>
 #include <linux/userfaultfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "kerndat.h"
 #include "log.h"
 #include "syscalls.h"
@@ -44,6 +47,7 @@ enum kd_feature {
 	KD_MEM_TRACK,
 	KD_VVAR_VCLOCK,
 	KD_CGROUP_FREEZER,
+	KD_TCP_REPAIR,
 	KD__NR,
 };
 
@@ -70,6 +74,7 @@ static const struct {
 	[KD_MEM_TRACK] = {"mem-track", false},
 	[KD_VVAR_VCLOCK] = {"vvar-vclock", false},
 	[KD_CGROUP_FREEZER] = {"cgroup-freezer", false},
+	[KD_TCP_REPAIR] = {"tcp-repair", false},
 };
 
 #define KD_DETAIL_LEN 160
@@ -506,6 +511,26 @@ static void probe_memfd(struct kerndat *kd)
 	kd_note(KD_MEMFD, "memfd_create");
 }
 
+/* --tcp-established: TCP_REPAIR on a fresh (closed) socket needs CAP_NET_ADMIN (tcp(7)). */
+static void probe_tcp_repair(struct kerndat *kd)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP), on = TCP_REPAIR_ON,
+	    off = TCP_REPAIR_OFF_NO_WP;
+
+	if (fd < 0) {
+		kd_note(KD_TCP_REPAIR, "socket: %m");
+		return;
+	}
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0) {
+		kd_note(KD_TCP_REPAIR, "TCP_REPAIR: %m (needs CAP_NET_ADMIN)");
+	} else {
+		setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+		kd->tcp_repair = true;
+		kd_note(KD_TCP_REPAIR, "TCP_REPAIR, for --tcp-established");
+	}
+	close(fd);
+}
+
 /* Regions of [start, start + len) in the categories of mask: PAGEMAP_SCAN's return value. */
 static long pagemap_scan(void *start, size_t len, uint64_t flags, uint64_t mask, struct page_region *vec,
 			 size_t vec_len)
@@ -871,6 +896,8 @@ static bool kd_present(const struct kerndat *kd, enum kd_feature f)
 		return kd->vvar_vclock;
 	case KD_CGROUP_FREEZER:
 		return kd->cgroup_v1_freezer || kd->cgroup_v2_freeze;
+	case KD_TCP_REPAIR:
+		return kd->tcp_repair;
 	case KD__NR:
 		break;
 	}
@@ -899,6 +926,7 @@ static int kd_probe_all(struct kerndat *kd)
 	note_mem_track(kd);
 	probe_vvar(kd);
 	probe_cgroups(kd);
+	probe_tcp_repair(kd);
 	return 0;
 }
 

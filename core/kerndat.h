@@ -46,6 +46,7 @@ struct kerndat {
 	/* freezing */
 	bool cgroup_v1_freezer; /* a v1 hierarchy with the freezer controller is mounted */
 	bool cgroup_v2_freeze;	/* a cgroup2 mount has cgroup.freeze files */
+	bool tcp_repair;	/* TCP_REPAIR allowed (CAP_NET_ADMIN): --tcp-established */
 };
 
 /*

@@ -17,7 +17,7 @@ int precheck_tree(const struct pstree *t, const struct ckpt_dump_opts *opts)
 
 		if (task->zombie)
 			continue;
-		r = fdcheck_task(task, opts->file_locks);
+		r = fdcheck_task(task, opts);
 		if (r == 0)
 			r = procattr_check(task);
 		if (r == 0)

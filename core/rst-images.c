@@ -338,6 +338,11 @@ int rst_check_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 			return pr_err("pid %u: fd %u: its socket is missing from 'unixsk.img'", pid, e->fd),
 			       -EBADMSG;
 		return 0;
+	case FD_KIND__FD_INET:
+		if (!e->has_sk_id || !rst_inetsk_find(t, e->sk_id))
+			return pr_err("pid %u: fd %u: its socket is missing from 'inetsk.img'", pid, e->fd),
+			       -EBADMSG;
+		return 0;
 	case FD_KIND__FD_EXTERNAL:
 		if (!e->ext_key)
 			return pr_err("pid %u: fd %u: incomplete record", pid, e->fd), -EBADMSG;
@@ -618,6 +623,8 @@ static int place_pipes(struct rst_tree *t)
 					u->creator = rst_lca(t, u->creator, (int)i);
 				else
 					t->unixsk_creator = rst_lca(t, t->unixsk_creator, (int)i);
+			} else if (e->kind == FD_KIND__FD_INET) {
+				t->inetsk_creator = rst_lca(t, t->inetsk_creator, (int)i);
 			}
 		}
 	t->pipe_fd_base = top;
@@ -659,6 +666,8 @@ int rst_load(struct rst_tree *t, int dirfd)
 	r = load_unix(t);
 	if (r == 0)
 		r = rst_unixsk_load(t);
+	if (r == 0)
+		r = rst_inetsk_load(t);
 	if (r == 0)
 		r = rst_anonfd_load(t);
 	if (r < 0)
@@ -732,6 +741,7 @@ void rst_free(struct rst_tree *t)
 	free(t->unix_pairs);
 	rst_unixsk_free(t);
 	rst_scm_free(t);
+	rst_inetsk_free(t);
 	free(t->files);
 	rst_shmem_free(t);
 	rst_anonfd_free(t);

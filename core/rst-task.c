@@ -127,6 +127,12 @@ static int open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, con
 			return pr_perror("pid %u: fd %u: its socket", pid, e->fd);
 		return fd;
 	}
+	if (e->kind == FD_KIND__FD_INET) {
+		fd = fcntl(rst_inetsk_find(t, e->sk_id)->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return pr_perror("pid %u: fd %u: its TCP socket", pid, e->fd);
+		return fd;
+	}
 	if (rst_shared_file(t, e)) {
 		fd = fcntl(rst_shared_file(t, e)->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
@@ -176,7 +182,7 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 	size_t n_inh = t->opts->n_inherit_fds;
 	int base = fd_base(task),
 	    keep[n_inh + 2 + 2 * t->n_pipes + 2 * t->n_unix + t->n_files + t->n_shmem +
-		 rst_anonfd_fds(t, NULL) + t->n_unixsk],
+		 rst_anonfd_fds(t, NULL) + t->n_unixsk + t->n_inetsk],
 	    inh[n_inh + 1], sync_fd, tty = -1, r;
 	size_t n_keep = 0, n_close;
 
@@ -213,6 +219,7 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 	/* Shared memory objects stay until the task's mappings are made: rst_shmem_close_in_task. */
 	n_keep += rst_anonfd_fds(t, keep + n_keep); /* FIFO holders */
 	n_keep += rst_unixsk_fds(t, keep + n_keep);
+	n_keep += rst_inetsk_fds(t, keep + n_keep);
 	n_close = n_keep;
 	n_keep += rst_shmem_fds(t, keep + n_keep);
 	r = close_others(base, keep, n_keep);
@@ -401,7 +408,8 @@ static int create_pipes(struct rst_tree *t, size_t idx)
 		if (r < 0)
 			return r;
 	}
-	return rst_unixsk_create(t, idx);
+	r = rst_unixsk_create(t, idx);
+	return r < 0 ? r : rst_inetsk_create(t, idx);
 }
 
 static int make_session(const struct rst_task *task)

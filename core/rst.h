@@ -12,6 +12,7 @@
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
 #include "shmem.pb-c.h"
+#include "inetsk.pb-c.h"
 #include "unixsk.pb-c.h"
 #include "savedfiles.h"
 
@@ -51,6 +52,12 @@ struct rst_unixsk {
 	int fd; /* in the creator, above pipe_fd_base once made */
 };
 
+/* A TCP socket of inetsk.img: all are made by one task (rst-inetsk.c), inherited below it. */
+struct rst_inetsk {
+	InetSkEntry *se;
+	int fd; /* in the creator, above pipe_fd_base once made */
+};
+
 /* An open file several fds share (dup, fork): opened once, like a pipe, by a common ancestor. */
 struct rst_file {
 	const FdEntry *fe; /* the first fd of it: path, flags, offset */
@@ -81,7 +88,10 @@ struct rst_tree {
 	size_t n_files;
 	struct rst_unixsk *unixsk; /* unixsk-sk.img */
 	size_t n_unixsk;
-	int unixsk_creator;	 /* the nearest common ancestor of their holders */
+	int unixsk_creator;	   /* the nearest common ancestor of their holders */
+	struct rst_inetsk *inetsk; /* inetsk.img */
+	size_t n_inetsk;
+	int inetsk_creator;
 	struct rst_shmem *shmem; /* shmem.img: rst-shmem.c */
 	size_t n_shmem;
 	struct saved_file *saved; /* savedfiles.img: put back before the tree is built */
@@ -185,6 +195,17 @@ int rst_scm_place(struct rst_tree *t);
 void rst_scm_free(struct rst_tree *t);
 int rst_unixsk_requeue(const struct rst_tree *t, const UnixSkEntry *e, int from,
 		       const ProtobufCBinaryData *name);
+
+/*
+ * rst-inetsk.c: _load (from rst_load) reads inetsk.img, refuses it without --tcp-established
+ * and checks the local addresses are free; _create makes them all in task idx if it is their
+ * creator; _fds lists the fds to keep until each task has placed its own.
+ */
+int rst_inetsk_load(struct rst_tree *t);
+struct rst_inetsk *rst_inetsk_find(const struct rst_tree *t, uint64_t id);
+int rst_inetsk_create(struct rst_tree *t, size_t idx);
+size_t rst_inetsk_fds(const struct rst_tree *t, int *keep);
+void rst_inetsk_free(struct rst_tree *t);
 
 /*
  * rst-locks.c (--file-locks): _validate (from rst_load) checks every lock of the images and

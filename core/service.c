@@ -80,6 +80,8 @@ int service_dump(const struct ckpt_dump_opts *opts, struct ckpt_dump_stats *ret_
 		return not_through_service("ckpt_dump", "file_locks");
 	if (opts->ext_unix_sk)
 		return not_through_service("ckpt_dump", "ext_unix_sk");
+	if (opts->tcp_established)
+		return not_through_service("ckpt_dump", "tcp_established");
 	r = ckptd_client_dump(opts->service->client, opts, ret_stats, &message);
 	if (r < 0)
 		return failed("dump failed", r, message);
@@ -106,6 +108,8 @@ int service_restore(const struct ckpt_restore_opts *opts, pid_t *ret_pid)
 		return not_through_service("ckpt_restore", "mount_proc");
 	if (opts->file_locks)
 		return not_through_service("ckpt_restore", "file_locks");
+	if (opts->tcp_established)
+		return not_through_service("ckpt_restore", "tcp_established");
 	r = ckptd_client_restore(opts->service->client, opts, &pid, &message);
 	if (r < 0)
 		return failed("restore failed", r, message);

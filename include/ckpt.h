@@ -76,9 +76,18 @@ struct ckpt_dump_opts {
 	 */
 	bool ext_unix_sk;
 	/*
+	 * Dump TCP sockets (IPv4, IPv6): established connections in repair mode (TCP_REPAIR),
+	 * with their sequence numbers and queued data, listening ones without connections
+	 * waiting to be accepted, and unconnected ones (refused without). An established
+	 * socket stays in repair mode until the tree is released: a killed tree closes it
+	 * without a packet to its peer; with leave_running or leave_stopped it leaves repair
+	 * mode without sending anything. Needs CAP_NET_ADMIN.
+	 */
+	bool tcp_established;
+	/*
 	 * NULL: the dump runs in this process. A connection from ckpt_service_open(): ckptd
-	 * runs it (it must be allowed to: see ckptd(8)); cancel, save_paths, file_locks and
-	 * ext_unix_sk cannot go that way (-EOPNOTSUPP).
+	 * runs it (it must be allowed to: see ckptd(8)); cancel, save_paths, file_locks,
+	 * ext_unix_sk and tcp_established cannot go that way (-EOPNOTSUPP).
 	 */
 	struct ckpt_service *service;
 };
@@ -124,10 +133,12 @@ struct ckpt_restore_opts {
 	bool mount_proc;
 	/* Take the file locks of the images again (images with locks are refused without). */
 	bool file_locks;
+	/* Rebuild the TCP sockets of a dump with tcp_established (refused without). */
+	bool tcp_established;
 	/*
 	 * NULL: restore in this process. A connection from ckpt_service_open(): ckptd restores
-	 * (detach must be set; no_pidns, shell_job, inherit_fds, check_owner, mount_proc and
-	 * file_locks cannot go that way: -EOPNOTSUPP). ckptd gives a user's tree the
+	 * (detach must be set; no_pidns, shell_job, inherit_fds, check_owner, mount_proc,
+	 * file_locks and tcp_established cannot go that way: -EOPNOTSUPP). ckptd gives a user's tree the
 	 * credentials the images record, and refuses images that are not the caller's.
 	 */
 	struct ckpt_service *service;

@@ -10,6 +10,7 @@ pkgs=(
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	clang-format bc
 	sqlite3			# tests/real/sqlite.sh (test_real.py)
+	mpich libmpich-dev	# tests/real/mpich.sh: a 2-rank MPI job under Hydra
 	clang libclang-rt-14-dev	# make fuzz: clang with libFuzzer and the sanitizers
 	slurmctld slurmd slurm-client munge libmunge-dev libslurm-dev libhwloc-dev
 )

@@ -24,12 +24,17 @@ JOBS = {
     "openmp-4-threads": ["/bin/bash", str(HERE / "openmp.sh")],
     "sqlite3": ["/bin/bash", str(HERE / "sqlite.sh"), "delete"],
     "sqlite3-wal": ["/bin/bash", str(HERE / "sqlite.sh"), "wal"],
+    "mpich-2-ranks": ["/bin/bash", str(HERE / "mpich.sh")],
+    "mpich-2-ranks-tcp": ["/bin/bash", str(HERE / "mpich.sh"), "tcp"],
 }
 # Options given to both the dump and the restore of a job: sqlite3 holds POSIX locks on its
-# database (and, in WAL mode, on byte ranges of the mapped -shm index) mid-transaction.
+# database (and, in WAL mode, on byte ranges of the mapped -shm index) mid-transaction; Hydra
+# and UCX listen on TCP ports, and with UCX_TLS=tcp the ranks are connected over TCP.
 CKPT_OPTS = {
     "sqlite3": ["--file-locks"],
     "sqlite3-wal": ["--file-locks"],
+    "mpich-2-ranks": ["--tcp-established"],
+    "mpich-2-ranks-tcp": ["--tcp-established"],
 }
 USERS = {"root": [], "uid1000": ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]}
 
@@ -69,6 +74,8 @@ def report(job, user, dump_log, restore_log):
 def test_real_program(ckpt_bin, tmp_path, job, user):
     if user != "root" and job == "make-j2" and not shutil.which("cc"):
         pytest.skip("no C compiler")
+    if job.startswith("mpich") and not (shutil.which("mpicc") and shutil.which("mpirun")):
+        pytest.skip("no MPICH (mpicc, mpirun)")
     argv = USERS[user] + JOBS[job]
     uid = 1000 if user != "root" else 0
     ref_dir = prepare(tmp_path, "ref", uid)
@@ -90,6 +97,8 @@ def test_real_program(ckpt_bin, tmp_path, job, user):
         d = subprocess.run([ckpt_bin, "-v2", "dump", "-t", str(p.pid), "-D", str(img)] + opts,
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
         assert d.returncode == 0, d.stderr
+        if "--tcp-established" in opts:
+            assert (img / "inetsk.img").exists(), "%s: no TCP socket dumped: not caught midway" % job
         p.wait(timeout=TIMEOUT)
         r = subprocess.run([ckpt_bin, "-v2", "restore", "-D", str(img)] + opts, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=TIMEOUT, start_new_session=True)

@@ -84,6 +84,30 @@ elif kind == "tcp":
         a, _ = s.accept()
         c.sendall(b"ok")
         return a.recv(2) == b"ok"
+elif kind in ("tcp_conn", "tcp_close_wait", "tcp_pending"):
+    # an established connection, one whose peer closed (CLOSE_WAIT), a listener with a
+    # connection not accepted yet (tests/test_tcp.py)
+    l = socket.socket()
+    l.bind(("127.0.0.1", 0))
+    l.listen()
+    c = socket.create_connection(l.getsockname())
+    keep += [l, c]
+    fd = l.fileno() if kind == "tcp_pending" else c.fileno()
+    if kind != "tcp_pending":
+        a, _ = l.accept()
+        keep.remove(l)
+        l.close()
+        keep.append(a)
+    if kind == "tcp_close_wait":
+        a.close()
+        select.select([c], [], [], 5)
+    def verify():
+        if kind == "tcp_close_wait":
+            return c.recv(1) == b""
+        if kind == "tcp_pending":
+            return l.accept()[0] is not None
+        c.sendall(b"ok")
+        return a.recv(2) == b"ok"
 elif kind == "udp":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
@@ -200,7 +224,7 @@ OBJECTS = [
     ("flock", "holds a flock lock: dump with --file-locks"),
     ("posix", "holds a POSIX lock: dump with --file-locks"),
     ("ofd", "holds an OFD lock: dump with --file-locks"),
-    ("tcp", re.compile(r"TCP socket listening on 127\.0\.0\.1:\d+: not supported")),
+    ("tcp", re.compile(r"TCP socket listening on 127\.0\.0\.1:\d+: dump with --tcp-established")),
     ("udp", re.compile(r"UDP socket bound to 127\.0\.0\.1:\d+: not supported")),
     ("netlink", "netlink socket (protocol 0): not supported"),
     # unix sockets bound to a path or listening are dumped (tests/cr/unix_bound.c)

@@ -26,6 +26,7 @@ enum {
 	OPT_CANCEL,
 	OPT_FILE_LOCKS,
 	OPT_EXT_UNIX_SK,
+	OPT_TCP_ESTABLISHED,
 };
 
 #define COMMON_SHORT ":hv::o:"
@@ -260,6 +261,7 @@ static const struct option dump_longopts[] = {
 	{"save-path", required_argument, NULL, OPT_SAVE_PATH},
 	{"file-locks", no_argument, NULL, OPT_FILE_LOCKS},
 	{"ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK},
+	{"tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED},
 	{},
 };
 
@@ -284,7 +286,10 @@ static const struct verb_spec dump_spec = {
 		"      --file-locks        dump the flock, POSIX and OFD locks the tree holds\n"
 		"                          (restore them with restore --file-locks)\n"
 		"      --ext-unix-sk       a unix socket connected to a peer outside the tree is\n"
-		"                          connected again at restore to the peer's address\n",
+		"                          connected again at restore to the peer's address\n"
+		"      --tcp-established   dump TCP sockets: established connections (in repair\n"
+		"                          mode: the peer sees nothing), listening and unbound\n"
+		"                          ones (restore them with restore --tcp-established)\n",
 	.max_args = 0,
 };
 
@@ -334,6 +339,9 @@ static int dump_opt(int c, const char *arg, void *p)
 	case OPT_EXT_UNIX_SK:
 		d->opts.ext_unix_sk = true;
 		return 0;
+	case OPT_TCP_ESTABLISHED:
+		d->opts.tcp_established = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -354,6 +362,8 @@ int cli_parse_dump(int argc, char **argv, const struct cli_global *base, struct 
 	if (ret->g.service && (ret->opts.file_locks || ret->opts.ext_unix_sk))
 		return usage_error("dump", false,
 				   "--file-locks and --ext-unix-sk cannot go through --service");
+	if (ret->g.service && ret->opts.tcp_established)
+		return usage_error("dump", false, "--tcp-established cannot go through --service");
 	return CLI_RUN;
 }
 
@@ -368,6 +378,7 @@ static const struct option restore_longopts[] = {
 	{"shell-job", no_argument, NULL, 'j'},
 	{"inherit-fd", required_argument, NULL, OPT_INHERIT_FD},
 	{"file-locks", no_argument, NULL, OPT_FILE_LOCKS},
+	{"tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED},
 	{},
 };
 
@@ -392,7 +403,9 @@ static const struct verb_spec restore_spec = {
 		"                          use this process's open fd N for the external object KEY\n"
 		"                          (as 'ckpt show' prints it, e.g. pipe:[1234], or\n"
 		"                          file:PATH for a regular file open at PATH); repeatable\n"
-		"      --file-locks        take the file locks of a dump --file-locks again\n",
+		"      --file-locks        take the file locks of a dump --file-locks again\n"
+		"      --tcp-established   rebuild the TCP connections of a dump --tcp-established\n"
+		"                          (their local addresses must be free)\n",
 	.max_args = 0,
 };
 
@@ -465,6 +478,9 @@ static int restore_opt(int c, const char *arg, void *p)
 	case OPT_FILE_LOCKS:
 		r->opts.file_locks = true;
 		return 0;
+	case OPT_TCP_ESTABLISHED:
+		r->opts.tcp_established = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -488,6 +504,8 @@ static int restore_service_check(const struct cli_restore *r)
 		return usage_error("restore", false, "--mount-proc and --owner cannot go through --service");
 	if (r->opts.file_locks)
 		return usage_error("restore", false, "--file-locks cannot go through --service");
+	if (r->opts.tcp_established)
+		return usage_error("restore", false, "--tcp-established cannot go through --service");
 	return CLI_RUN;
 }
 

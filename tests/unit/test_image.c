@@ -18,6 +18,7 @@
 #include "anonfd.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "fifo.pb-c.h"
+#include "inetsk.pb-c.h"
 #include "unixsk.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "image.h"
@@ -338,6 +339,27 @@ static ProtobufCMessage *sample_unixsk(unsigned int i)
 	return &e.base;
 }
 
+static ProtobufCMessage *sample_inetsk(unsigned int i)
+{
+	static InetSkEntry e;
+	static uint8_t lo[4] = {127, 0, 0, 1}, queue[] = "queued";
+
+	inet_sk_entry__init(&e);
+	e.id = 5000 + i;
+	e.family = 2;		  /* AF_INET */
+	e.state = i % 2 ? 10 : 1; /* TCP_LISTEN, TCP_ESTABLISHED */
+	e.has_src_addr = e.has_src_port = true;
+	e.src_addr.len = sizeof(lo);
+	e.src_addr.data = lo;
+	e.src_port = 4000 + i;
+	e.has_snd_queue = !(i % 2);
+	e.snd_queue.len = sizeof(queue);
+	e.snd_queue.data = queue;
+	e.has_snd_seq = true;
+	e.snd_seq = 0xfffffff0u + i;
+	return &e.base;
+}
+
 /* Record 0 of a pagemap is its head. */
 static ProtobufCMessage *sample_pagemap(unsigned int i)
 {
@@ -393,6 +415,8 @@ static ProtobufCMessage *sample(enum img_kind kind, unsigned int i)
 		return sample_unixsk(i);
 	case IMG_SCM: /* files in flight: fd_entry records too */
 		return sample_fdinfo(i);
+	case IMG_INETSK:
+		return sample_inetsk(i);
 	default:
 		fail_msg("no sample for kind %d", kind);
 	}
