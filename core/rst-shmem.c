@@ -400,7 +400,7 @@ int rst_shmem_open_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e)
 	fd = open(path, (int)(e->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW)) | O_CLOEXEC);
 	if (fd < 0)
 		return pr_perror("pid %u: fd %u: opening deleted file '%s' again", pid, e->fd, e->path);
-	if (e->has_pos && lseek(fd, (off_t)e->pos, SEEK_SET) < 0) {
+	if (e->has_pos && !(e->flags & O_PATH) && lseek(fd, (off_t)e->pos, SEEK_SET) < 0) {
 		int r = pr_perror("pid %u: fd %u: seeking '%s' to %" PRIu64, pid, e->fd, e->path, e->pos);
 
 		close(fd);

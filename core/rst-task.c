@@ -86,7 +86,12 @@ static int open_plain(uint32_t pid, const FdEntry *e, int src)
 
 	if (fd < 0)
 		return pr_perror("pid %u: fd %u: opening '%s'", pid, e->fd, e->path);
-	if (e->kind == FD_KIND__FD_REG && lseek(fd, (off_t)e->pos, SEEK_SET) < 0) {
+	/*
+	 * A directory's offset is where its listing goes on (the filesystem's cookie, as
+	 * fdinfo showed it); an O_PATH fd has none (lseek(2) fails with EBADF on it).
+	 */
+	if ((e->kind == FD_KIND__FD_REG || e->kind == FD_KIND__FD_DIR) && !(e->flags & O_PATH) &&
+	    lseek(fd, (off_t)e->pos, SEEK_SET) < 0) {
 		int r = pr_perror("pid %u: fd %u: seeking '%s' to %" PRIu64, pid, e->fd, e->path, e->pos);
 
 		close(fd);

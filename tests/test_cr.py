@@ -53,6 +53,7 @@ CASES = [
     Case("signals", "signals"),
     Case("pending", "pending"),
     Case("files", "files", ("{workdir}",)),
+    Case("opath", "opath", ("{workdir}",)),
     Case("itimer", "itimer"),
     Case("creds", "creds"),
     Case("orphan", "orphan"),
