@@ -16,7 +16,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/wait.h>
-#include "crtest.h"
+#include "locktest.h"
 
 static const char *workdir;
 static int fd_flock, fd_flock2, fd_posix, fd_ofd;
@@ -75,59 +75,26 @@ static void setup(void)
 	cr_fail("setup: the child took no lock");
 }
 
-/* What another process sees at [start, start + 1) of path: 0 when it matches. */
-static int expect(const char *name, int cmd, short probe, off_t at, short type, pid_t pid, off_t start,
-		  off_t len)
+/* A file of the work directory, for the checker's probes. */
+static const char *in_workdir(const char *name)
 {
-	char path[4096];
-	struct flock fl = {.l_type = probe, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
-	int fd, r;
+	static char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", workdir, name);
-	fd = open(path, O_RDWR);
-	if (fd < 0 || fcntl(fd, cmd, &fl) < 0) {
-		cr_say("note: %s: %s", name, strerror(errno));
-		return 1;
-	}
-	close(fd);
-	r = fl.l_type != type;
-	if (type != F_UNLCK)
-		r |= fl.l_pid != pid || fl.l_start != start || fl.l_len != len;
-	if (r)
-		cr_say("note: %s at %lld: type %d pid %d [%lld +%lld], want type %d pid %d [%lld +%lld]",
-		       name, (long long)at, fl.l_type, fl.l_pid, (long long)fl.l_start, (long long)fl.l_len,
-		       type, pid, (long long)start, (long long)len);
-	return r;
-}
-
-static int check_flock(void)
-{
-	char path[4096];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/flock.dat", workdir);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 1;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
-		cr_say("note: flock.dat is not flock()ed (%s)", strerror(errno));
-		return 1;
-	}
-	close(fd);
-	return 0;
+	return path;
 }
 
 static void __attribute__((noreturn)) checker(pid_t parent)
 {
-	int bad = check_flock();
+	int bad = lk_expect_flocked(in_workdir("flock.dat"));
 
-	bad |= expect("posix.dat", F_GETLK, F_RDLCK, 50, F_WRLCK, parent, 0, 100);
-	bad |= expect("posix.dat", F_GETLK, F_WRLCK, 150, F_UNLCK, 0, 0, 0);
-	bad |= expect("posix.dat", F_GETLK, F_WRLCK, 3000, F_RDLCK, parent, 2000, 0);
-	bad |= expect("posix.dat", F_OFD_GETLK, F_RDLCK, 3000, F_UNLCK, 0, 0, 0);
-	bad |= expect("ofd.dat", F_OFD_GETLK, F_RDLCK, 15, F_WRLCK, -1, 10, 20);
-	bad |= expect("ofd.dat", F_GETLK, F_RDLCK, 40, F_UNLCK, 0, 0, 0);
-	bad |= expect("posix.dat", F_GETLK, F_RDLCK, 1050, F_WRLCK, child, 1000, 100);
+	bad |= lk_expect(in_workdir("posix.dat"), F_GETLK, F_RDLCK, 50, F_WRLCK, parent, 0, 100);
+	bad |= lk_expect(in_workdir("posix.dat"), F_GETLK, F_WRLCK, 150, F_UNLCK, 0, 0, 0);
+	bad |= lk_expect(in_workdir("posix.dat"), F_GETLK, F_WRLCK, 3000, F_RDLCK, parent, 2000, 0);
+	bad |= lk_expect(in_workdir("posix.dat"), F_OFD_GETLK, F_RDLCK, 3000, F_UNLCK, 0, 0, 0);
+	bad |= lk_expect(in_workdir("ofd.dat"), F_OFD_GETLK, F_RDLCK, 15, F_WRLCK, -1, 10, 20);
+	bad |= lk_expect(in_workdir("ofd.dat"), F_GETLK, F_RDLCK, 40, F_UNLCK, 0, 0, 0);
+	bad |= lk_expect(in_workdir("posix.dat"), F_GETLK, F_RDLCK, 1050, F_WRLCK, child, 1000, 100);
 	_exit(bad);
 }
 

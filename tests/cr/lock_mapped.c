@@ -19,7 +19,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include "crtest.h"
+#include "locktest.h"
 
 #define SIZE 8192
 
@@ -85,41 +85,6 @@ static void setup(void)
 		cr_die("unlink %s", path);
 }
 
-/* What a process without locks sees at [at, at + 1) of path: 0 when it matches. */
-static int expect(const char *path, int cmd, off_t at, short type, pid_t pid, off_t start, off_t len)
-{
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
-	int fd = open(path, O_RDWR), r;
-
-	if (fd < 0 || fcntl(fd, cmd, &fl) < 0) {
-		cr_say("note: %s: %s", path, strerror(errno));
-		return 1;
-	}
-	close(fd);
-	r = fl.l_type != type;
-	if (type != F_UNLCK)
-		r |= fl.l_pid != pid || fl.l_start != start || fl.l_len != len;
-	if (r)
-		cr_say("note: %s at %lld: type %d pid %d [%lld +%lld], want type %d pid %d [%lld +%lld]",
-		       path, (long long)at, fl.l_type, fl.l_pid, (long long)fl.l_start, (long long)fl.l_len,
-		       type, pid, (long long)start, (long long)len);
-	return r;
-}
-
-static int check_flock(const char *path)
-{
-	int fd = open(path, O_RDONLY), r = 0;
-
-	if (fd < 0)
-		return 1;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
-		cr_say("note: %s is not flock()ed (%s)", path, strerror(errno));
-		r = 1;
-	}
-	close(fd);
-	return r;
-}
-
 static void __attribute__((noreturn)) checker(pid_t parent)
 {
 	char mapped[4096], gone[64];
@@ -128,11 +93,11 @@ static void __attribute__((noreturn)) checker(pid_t parent)
 	path_of(mapped, sizeof(mapped), "mapped.dat");
 	/* Inherited from the parent: pids of /proc need not be those of our namespace. */
 	snprintf(gone, sizeof(gone), "/proc/self/fd/%d", fd_gone);
-	bad = expect(mapped, F_GETLK, 50, F_WRLCK, parent, 0, 100);
-	bad |= expect(mapped, F_OFD_GETLK, 250, F_WRLCK, -1, 200, 100);
-	bad |= expect(mapped, F_GETLK, 150, F_UNLCK, 0, 0, 0);
-	bad |= check_flock(mapped);
-	bad |= expect(gone, F_GETLK, 15, F_RDLCK, parent, 10, 10);
+	bad = lk_expect(mapped, F_GETLK, F_WRLCK, 50, F_WRLCK, parent, 0, 100);
+	bad |= lk_expect(mapped, F_OFD_GETLK, F_WRLCK, 250, F_WRLCK, -1, 200, 100);
+	bad |= lk_expect(mapped, F_GETLK, F_WRLCK, 150, F_UNLCK, 0, 0, 0);
+	bad |= lk_expect_flocked(mapped);
+	bad |= lk_expect(gone, F_GETLK, F_WRLCK, 15, F_RDLCK, parent, 10, 10);
 	_exit(bad);
 }
 
