@@ -7,6 +7,8 @@
 static ckpt_log_fn log_fn;
 static void *log_userdata;
 static int log_level = CKPT_LOG_WARN;
+static char *capture_buf; /* log_capture(): the last error goes here, nothing is emitted */
+static size_t capture_len;
 
 _public_ void ckpt_set_log_fn(ckpt_log_fn fn, void *userdata)
 {
@@ -17,6 +19,14 @@ _public_ void ckpt_set_log_fn(ckpt_log_fn fn, void *userdata)
 _public_ void ckpt_set_log_level(int level)
 {
 	log_level = level;
+}
+
+void log_capture(char *buf, size_t len)
+{
+	capture_buf = len ? buf : NULL;
+	capture_len = len;
+	if (capture_buf)
+		capture_buf[0] = '\0';
 }
 
 bool ckpt_log_enabled(int level)
@@ -37,7 +47,14 @@ void ckpt_log(int level, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
-	if (!ckpt_log_enabled(level))
+	if (capture_buf && level == CKPT_LOG_ERROR) {
+		va_start(ap, fmt);
+		vsnprintf(capture_buf, capture_len, fmt, ap);
+		va_end(ap);
+		errno = saved;
+		return;
+	}
+	if (capture_buf || !ckpt_log_enabled(level))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);

@@ -9,6 +9,12 @@
 
 void ckpt_log(int level, const char *fmt, ...) _printf_(2, 3);
 bool ckpt_log_enabled(int level);
+/*
+ * From now on in this process, keep the last error in buf (len bytes, NUL-terminated) and
+ * emit nothing: a restored task, whose fd 2 becomes the job's own, reports its failure to
+ * the restorer instead (rst_msg).
+ */
+void log_capture(char *buf, size_t len);
 
 #define pr_err(fmt, ...)   ckpt_log(CKPT_LOG_ERROR, fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...)  ckpt_log(CKPT_LOG_WARN, fmt, ##__VA_ARGS__)

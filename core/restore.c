@@ -91,8 +91,12 @@ static int wait_ready(struct rst_tree *t)
 
 		if (r < 0)
 			return r;
-		if (m.err < 0)
-			return m.err; /* reported by the task itself */
+		if (m.err < 0) {
+			m.why[sizeof(m.why) - 1] = '\0';
+			if (m.why[0])
+				return pr_err("%s", m.why), m.err;
+			return pr_err_errno(m.err, "restored task %u failed", m.ns_pid);
+		}
 		idx = rst_task_index(t, m.ns_pid);
 		if (idx < 0 || t->tasks[idx].host_pid)
 			return pr_err("restored tasks: unexpected message from pid %u", m.ns_pid), -EPROTO;

@@ -20,9 +20,15 @@
 #include "rst.h"
 #include "syscalls.h"
 
+/* The task's last error, captured from the start of task_main (log_capture). */
+static char task_error[sizeof(((struct rst_msg *)0)->why)];
+
 static void send_msg(const struct rst_tree *t, int fd, uint32_t ns_pid, int err, int sync_fd)
 {
 	struct rst_msg m = {.ns_pid = ns_pid, .err = err, .sync_fd = sync_fd};
+
+	if (err < 0)
+		snprintf(m.why, sizeof(m.why), "%s", task_error);
 
 	while (send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
@@ -182,7 +188,11 @@ static int place_fd(const struct rst_tree *t, uint32_t pid, const FdEntry *e, co
 }
 
 /* Returns the task's new sync fd, above every fd the task will have. */
-static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
+/*
+ * The task's fds at their numbers; every other fd is closed, the sync socket too: it is
+ * moved above them first, to *ret_sync, which the task reports through, failure or not.
+ */
+static int restore_fds(const struct rst_tree *t, const struct rst_task *task, int *ret_sync)
 {
 	size_t n_inh = t->opts->n_inherit_fds;
 	int base = fd_base(task),
@@ -194,6 +204,7 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 	sync_fd = fcntl(t->sync_fd[1], F_DUPFD_CLOEXEC, base);
 	if (sync_fd < 0)
 		return pr_perror("moving the sync socket above fd %d", base);
+	*ret_sync = sync_fd;
 	keep[n_keep++] = sync_fd;
 	for (size_t i = 0; i < n_inh; i++) {
 		inh[i] = fcntl(t->opts->inherit_fds[i].fd, F_DUPFD_CLOEXEC, base);
@@ -237,7 +248,7 @@ static int restore_fds(const struct rst_tree *t, const struct rst_task *task)
 	}
 	for (size_t i = 1; i < n_close; i++)
 		close(keep[i]);
-	return sync_fd;
+	return 0;
 }
 
 static int restore_rlimits(const struct rst_task *task)
@@ -468,8 +479,10 @@ static void __attribute__((noreturn)) zombie_main(struct rst_tree *t, const stru
 static int __attribute__((noreturn)) task_main(struct rst_tree *t, size_t idx)
 {
 	struct rst_task *task = &t->tasks[idx];
-	int r, sync_fd;
+	int r, sync_fd = t->sync_fd[1];
 
+	/* Its fd 2 becomes the job's own: its errors go to the restorer, not into the job's files. */
+	log_capture(task_error, sizeof(task_error));
 	/* Default dispositions, flags and masks until the task's own are injected. */
 	for (int sig = 1; sig < NSIG; sig++) {
 		/* The raw syscall: glibc's sigaction() would add SA_RESTORER. */
@@ -488,14 +501,15 @@ static int __attribute__((noreturn)) task_main(struct rst_tree *t, size_t idx)
 		send_msg(t, t->sync_fd[1], task->pe->pid, r, -1);
 		_exit(1);
 	}
-	sync_fd = restore_fds(t, task);
-	r = sync_fd < 0 ? sync_fd : rst_anonfd_finish(t, task);
+	r = restore_fds(t, task, &sync_fd);
+	if (r == 0)
+		r = rst_anonfd_finish(t, task);
 	if (r == 0)
 		r = restore_fs_and_misc(task);
 	if (r == 0)
 		r = rst_locks_take(t, task);
 	if (r < 0) {
-		send_msg(t, sync_fd >= 0 ? sync_fd : t->sync_fd[1], task->pe->pid, r, -1);
+		send_msg(t, sync_fd, task->pe->pid, r, -1);
 		_exit(1);
 	}
 	send_msg(t, sync_fd, task->pe->pid, 0, sync_fd);
@@ -553,6 +567,7 @@ int rst_init_main(struct rst_tree *t)
 	int r, status, dn;
 
 	init_root = (pid_t)t->tasks[0].pe->pid;
+	log_capture(task_error, sizeof(task_error)); /* reported to the restorer, like a task's */
 	init_signals();
 	r = t->opts->mount_proc ? pidns_mount_proc() : 0;
 	if (r == 0)

@@ -226,8 +226,9 @@ int rst_init_main(struct rst_tree *t);
 /* Messages from a task process to the restorer over sync_fd. */
 struct rst_msg {
 	uint32_t ns_pid;
-	int32_t err;	 /* 0: ready; else -errno, already reported by the task */
+	int32_t err;	 /* 0: ready; else -errno, why says why */
 	int32_t sync_fd; /* the task's own copy of the sync socket, closed by injection */
+	char why[256];	 /* the task's last error (it prints nothing itself: log_capture) */
 };
 
 /* rst-mm.c: rebuild the address space of a seized task by syscall injection. */
