@@ -218,3 +218,44 @@ def test_tcp_other_netns_refused(cr):
     fd = int(re.search(r"^FD (\d+)$", run.output(), re.M).group(1))
     expect_dump_fails(cr, run, cr.path("img"), "pid %d: fd %d: " % (run.pid, fd),
                       "TCP socket of another network namespace than ckpt's: not supported", opts=TCP)
+
+
+GONE_JOB = r'''
+import os, signal, socket, sys
+port = int(open(os.path.join(sys.argv[1], "port")).read())
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"job-hello")
+os.write(1, b"READY\n")
+signal.sigwait({signal.SIGTERM})
+s.settimeout(10)
+try:
+    s.sendall(b"job-again")
+    d = s.recv(16)
+    what = b"end of stream" if not d else b"data %r" % d
+except (ConnectionResetError, BrokenPipeError) as e:
+    what = b"reset (%s)" % type(e).__name__.encode()
+os.write(1, b"connection: " + what + b"\n")
+os.write(1, b"PASS\n" if what.startswith(b"reset") else b"FAIL: the connection was not reset\n")
+'''
+
+
+def test_tcp_peer_gone_at_restore(cr):
+    """The peer outside the tree closed its end while the job was down: the restore goes
+    through (the connection's state is the job's own), and the job's next use of the socket
+    fails with a reset, as after a network failure, instead of hanging."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    (cr.tmp / "port").write_text(str(lst.getsockname()[1]))
+    job = start_python(cr, "gone", GONE_JOB, cr.tmp / "gone.out")
+    peer, _ = lst.accept()
+    lst.close()
+    assert recv_exact(peer, 9) == b"job-hello"
+    img = cr.tmp / "img"
+    cr.dump(job, img, *TCP)
+    cr.check_gone(job)
+    peer.close()  # gone: its FIN finds no socket and is answered with a reset
+    time.sleep(0.2)
+    cr.restore_and_verify(job, img, *TCP, count=1)
+    assert "connection: reset" in crlib.read_text(cr.tmp / "gone.out"), crlib.read_text(cr.tmp / "gone.out")
