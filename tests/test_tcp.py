@@ -65,6 +65,22 @@ def recv_exact(sk, n, timeout=10):
     return buf
 
 
+def serve_again(peer):
+    """The peer's side of the exchange after the restore, in a thread: (thread, result)."""
+    result = {}
+
+    def serve():
+        try:
+            result["again"] = recv_exact(peer, 9)
+            peer.sendall(b"peer-again")
+        except OSError as e:
+            result["error"] = e
+
+    t = threading.Thread(target=serve)
+    t.start()
+    return t, result
+
+
 def start_job(cr, port):
     (cr.tmp / "port").write_text(str(port))
     return start_python(cr, "job", JOB, cr.tmp / "job.out")
@@ -87,17 +103,7 @@ def test_tcp_peer_outside(cr):
     readable, _, _ = select.select([peer], [], [], 1.0)
     assert not readable, "the peer saw something when the job was killed: %r" % (
         peer.recv(64, socket.MSG_DONTWAIT),)
-    result = {}
-
-    def serve():
-        try:
-            result["again"] = recv_exact(peer, 9)
-            peer.sendall(b"peer-again")
-        except OSError as e:
-            result["error"] = e
-
-    t = threading.Thread(target=serve)
-    t.start()
+    t, result = serve_again(peer)
     try:
         cr.restore_and_verify(job, img, *TCP, count=1)
     finally:
@@ -124,17 +130,7 @@ def test_tcp_peer_outside_leave_running(cr):
     cr.check_running(job)
     readable, _, _ = select.select([peer], [], [], 0.5)
     assert not readable, "the peer saw something at the dump: %r" % (peer.recv(64, socket.MSG_DONTWAIT),)
-    result = {}
-
-    def serve():
-        try:
-            result["again"] = recv_exact(peer, 9)
-            peer.sendall(b"peer-again")
-        except OSError as e:
-            result["error"] = e
-
-    t = threading.Thread(target=serve)
-    t.start()
+    t, result = serve_again(peer)
     try:
         cr.terminate_and_verdict(job, "the job after dump -R")
     finally:

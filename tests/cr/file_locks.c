@@ -37,14 +37,6 @@ static int open_file(const char *name)
 	return fd;
 }
 
-static void set_lock(int fd, int cmd, short type, off_t start, off_t len)
-{
-	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
-
-	if (fcntl(fd, cmd, &fl) < 0)
-		cr_die("lock %d at %lld", fd, (long long)start);
-}
-
 static void setup(void)
 {
 	fd_flock = open_file("flock.dat");
@@ -53,14 +45,14 @@ static void setup(void)
 	fd_flock2 = dup(fd_flock);
 	if (fd_flock2 < 0 || flock(fd_flock, LOCK_EX) < 0)
 		cr_die("flock");
-	set_lock(fd_posix, F_SETLK, F_WRLCK, 0, 100);
-	set_lock(fd_posix, F_SETLK, F_RDLCK, 2000, 0);
-	set_lock(fd_ofd, F_OFD_SETLK, F_WRLCK, 10, 20);
+	lk_set(fd_posix, F_SETLK, F_WRLCK, 0, 100);
+	lk_set(fd_posix, F_SETLK, F_RDLCK, 2000, 0);
+	lk_set(fd_ofd, F_OFD_SETLK, F_WRLCK, 10, 20);
 	child = fork();
 	if (child < 0)
 		cr_die("fork");
 	if (child == 0) {
-		set_lock(fd_posix, F_SETLK, F_WRLCK, 1000, 100);
+		lk_set(fd_posix, F_SETLK, F_WRLCK, 1000, 100);
 		for (;;)
 			pause();
 	}

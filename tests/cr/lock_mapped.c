@@ -55,14 +55,6 @@ static unsigned char *map_file(int fd, unsigned char fill)
 	return p;
 }
 
-static void set_lock(int fd, int cmd, short type, off_t start, off_t len)
-{
-	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
-
-	if (fcntl(fd, cmd, &fl) < 0)
-		cr_die("lock fd %d at %lld", fd, (long long)start);
-}
-
 static void setup(void)
 {
 	char path[4096];
@@ -74,12 +66,12 @@ static void setup(void)
 	if (fd_ofd < 0 || fd_flock < 0 || flock(fd_flock, LOCK_EX) < 0)
 		cr_die("opening %s again", path);
 	map_mapped = map_file(fd_posix, 'm');
-	set_lock(fd_posix, F_SETLK, F_WRLCK, 0, 100);
-	set_lock(fd_ofd, F_OFD_SETLK, F_WRLCK, 200, 100);
+	lk_set(fd_posix, F_SETLK, F_WRLCK, 0, 100);
+	lk_set(fd_ofd, F_OFD_SETLK, F_WRLCK, 200, 100);
 
 	fd_gone = open_sized("gone.dat");
 	map_gone = map_file(fd_gone, 'g');
-	set_lock(fd_gone, F_SETLK, F_RDLCK, 10, 10);
+	lk_set(fd_gone, F_SETLK, F_RDLCK, 10, 10);
 	path_of(path, sizeof(path), "gone.dat");
 	if (unlink(path) < 0)
 		cr_die("unlink %s", path);

@@ -11,6 +11,15 @@
 #include <sys/file.h>
 #include "crtest.h"
 
+/* Take a lock of type on [start, start + len) of fd with F_SETLK or F_OFD_SETLK (cmd). */
+static inline void lk_set(int fd, int cmd, short type, off_t start, off_t len)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+
+	if (fcntl(fd, cmd, &fl) < 0)
+		cr_die("lock fd %d at %lld", fd, (long long)start);
+}
+
 /*
  * Ask F_GETLK or F_OFD_GETLK (cmd) with a probe lock of type probe at [at, at + 1) of path:
  * 0 when the answer is type (F_UNLCK: none), and for a lock its pid and range.
