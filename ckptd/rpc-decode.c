@@ -80,6 +80,11 @@ static int check_sjob(const RpcRequest *req, struct rpc_reject *rj)
 		msg = req->job_forget;
 		bad = msg && !req->job_forget->job_id;
 		break;
+	case RPC_REQ_TYPE__RPC_JOB_START:
+		part = "job_start";
+		msg = req->job_start;
+		bad = msg && !req->job_start->job_id;
+		break;
 	default: /* job-list: its part is optional */
 		return 0;
 	}
@@ -102,6 +107,7 @@ static int check_form(const RpcRequest *req, struct rpc_reject *rj)
 	case RPC_REQ_TYPE__RPC_JOB_CHECKPOINT:
 	case RPC_REQ_TYPE__RPC_JOB_LIST:
 	case RPC_REQ_TYPE__RPC_JOB_FORGET:
+	case RPC_REQ_TYPE__RPC_JOB_START:
 		return check_sjob(req, rj);
 	default: /* version, check, status, list, pre-dump: nothing to check */
 		return 0;

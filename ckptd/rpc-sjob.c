@@ -193,6 +193,87 @@ static int on_forget(struct conn *c, const RpcRequest *req)
 	return answer_ok(c, req->type);
 }
 
+/*
+ * Checkpoints under job_id that this run of the job cannot have taken: any, in its first run;
+ * later, one taken in this run or a later one. They are an earlier job's (Slurm reuses job
+ * IDs once its state is reset or past MaxJobId) and are removed. The number removed, or -errno.
+ */
+static int drop_earlier_job(uint32_t job_id, uint32_t restarts)
+{
+	struct layout *lay = sjobs_layout();
+	struct layout_meta m = {0};
+	uint32_t seq = 0, *seqs = NULL;
+	size_t n = 0;
+	int e = layout_list(lay, job_id, &seqs, &n);
+
+	free(seqs);
+	if (e < 0)
+		return e == -ENOENT ? 0 : e;
+	if (n == 0)
+		return 0;
+	if (restarts > 0) {
+		e = layout_latest(lay, job_id, &seq, NULL);
+		if (e == 0)
+			e = layout_meta_read(lay, job_id, seq, &m);
+		if (e < 0) /* unreadable: the restore refuses it, with the reason */
+			return 0;
+		e = m.restart_count >= restarts;
+		if (e)
+			pr_warn("slurm job %u: in run %u, its checkpoint %u was taken in run %u (uid %u, "
+				"node "
+				"%s): an earlier job with this ID",
+				job_id, restarts, seq, m.restart_count, m.uid, m.node ? m.node : "?");
+		layout_meta_free(&m);
+		if (!e)
+			return 0;
+	}
+	e = layout_forget(lay, job_id);
+	if (e < 0)
+		return e;
+	pr_info("slurm job %u: %zu checkpoint(s) of an earlier job with this ID removed before run %u",
+		job_id, n, restarts);
+	return (int)n;
+}
+
+/* The shim, before it restores: which run of the job this is, as slurmctld counts them. */
+static int on_start(struct conn *c, const RpcRequest *req)
+{
+	const RpcJobStartReq *r = req->job_start;
+	const struct ckptd_config *cfg = rpc_config();
+	RpcResponse resp = RPC_RESPONSE__INIT;
+	RpcJobStartResp js = RPC_JOB_START_RESP__INIT;
+	uint32_t uid = 0, restarts = 0;
+	int e;
+
+	if (conn_peer(c)->uid != 0)
+		return refusef(c, req->type, -EPERM, "only the plugin's shim (root) starts jobs");
+	if (!r || !r->job_id)
+		return rpc_reply_error(c, req->type, EINVAL, "bad job start", true);
+	if (cfg && cfg->slurm) {
+		e = slurmapi_job_run(r->job_id, &uid, &restarts);
+		if (e < 0)
+			return refusef(c, req->type, e, "slurm job %u: %s", r->job_id,
+				       e == -ENOENT ? "slurmctld does not say it runs"
+						    : "slurmctld cannot be asked");
+		if (uid != r->uid)
+			return refusef(c, req->type, -EPERM, "slurm job %u belongs to uid %u, not %u",
+				       r->job_id, uid, r->uid);
+		e = drop_earlier_job(r->job_id, restarts);
+		if (e < 0)
+			return refusef(c, req->type, e,
+				       "slurm job %u: an earlier job's checkpoints "
+				       "cannot be removed",
+				       r->job_id);
+		js.has_restart_count = true;
+		js.restart_count = restarts;
+		js.has_removed = e > 0;
+		js.removed = (uint32_t)e;
+	}
+	resp.type = req->type;
+	resp.job_start = &js;
+	return rpc_send(c, &resp) < 0 ? RPC_CLOSE : RPC_KEEP;
+}
+
 /* A growing array of pointers to checkpoint records, each freed with its strings. */
 struct ckpt_list {
 	RpcJobCkpt **v;
@@ -344,6 +425,8 @@ int rpc_sjob_dispatch(struct conn *c, const RpcRequest *req)
 		return on_list(c, req);
 	case RPC_REQ_TYPE__RPC_JOB_FORGET:
 		return on_forget(c, req);
+	case RPC_REQ_TYPE__RPC_JOB_START:
+		return on_start(c, req);
 	default:
 		break;
 	}

@@ -63,7 +63,7 @@ int rpc_reply_error(struct conn *c, int type, int err, const char *msg, bool kee
 {
 	RpcResponse resp = RPC_RESPONSE__INIT;
 
-	resp.type = type > 0 && type <= RPC_REQ_TYPE__RPC_JOB_FORGET ? type : RPC_REQ_TYPE__RPC_VERSION;
+	resp.type = type > 0 && type <= RPC_REQ_TYPE__RPC_JOB_START ? type : RPC_REQ_TYPE__RPC_VERSION;
 	resp.error = err;
 	resp.message = (char *)(msg ?: strerror(err));
 	if (rpc_send(c, &resp) < 0 || !keep)
@@ -319,6 +319,7 @@ static int dispatch(struct conn *c, const RpcRequest *req)
 	case RPC_REQ_TYPE__RPC_JOB_CHECKPOINT:
 	case RPC_REQ_TYPE__RPC_JOB_LIST:
 	case RPC_REQ_TYPE__RPC_JOB_FORGET:
+	case RPC_REQ_TYPE__RPC_JOB_START:
 		return rpc_sjob_dispatch(c, req);
 	default:
 		return rpc_reply_error(c, RPC_REQ_TYPE__RPC_VERSION, EINVAL, "unknown request type", false);

@@ -82,3 +82,19 @@ int slurmapi_batch_host(uint32_t job_id, char **ret_host)
 	slurm_free_job_info_msg(msg);
 	return r;
 }
+
+int slurmapi_job_run(uint32_t job_id, uint32_t *ret_uid, uint32_t *ret_restarts)
+{
+	job_info_msg_t *msg = NULL;
+	int r = -ENOENT;
+
+	if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
+		return slurm_get_errno() == ESLURM_INVALID_JOB_ID ? -ENOENT : -EIO;
+	if (msg->record_count == 1 && (msg->job_array[0].job_state & JOB_STATE_BASE) == JOB_RUNNING) {
+		*ret_uid = msg->job_array[0].user_id;
+		*ret_restarts = msg->job_array[0].restart_cnt;
+		r = 0;
+	}
+	slurm_free_job_info_msg(msg);
+	return r;
+}

@@ -21,4 +21,7 @@ int slurmapi_restore_failed(uint32_t job_id, const char *comment, bool hold, cha
 /* The node a running job's batch step runs on (malloc'ed): 0, -ENOENT (not running), -EIO. */
 int slurmapi_batch_host(uint32_t job_id, char **ret_host);
 
+/* A running job's owner and slurmctld's count of its requeues: 0, -ENOENT (not running), -EIO. */
+int slurmapi_job_run(uint32_t job_id, uint32_t *ret_uid, uint32_t *ret_restarts);
+
 #endif

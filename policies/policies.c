@@ -58,10 +58,11 @@ static enum pol_reason requeue_reason(const struct pol_conf *c, const struct pol
 {
 	if (j->preempt_time)
 		return POL_PREEMPT;
-	if (n->drain)
-		return POL_DRAIN;
+	/* `scontrol reboot ASAP` drains the node too: the reboot is the reason to record */
 	if (n->reboot_requested)
 		return POL_REBOOT;
+	if (n->drain)
+		return POL_DRAIN;
 	if (maint_due(c, n, j, now))
 		return POL_MAINT;
 	if (walltime_due(c, j, now))

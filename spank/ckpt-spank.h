@@ -39,6 +39,13 @@ struct plug_job {
 /* Start the job fresh in a new PID namespace; returns 0 in the job's task (pid 2), never elsewhere. */
 int shim_start(const struct plug_conf *c, const struct plug_job *j);
 /*
+ * Whether Slurm starts the job for the first time (nothing to restore), as the node's ckptd
+ * learns from slurmctld; it also removes checkpoints an earlier job left under this job ID.
+ * Sets j->restart_count. False when ckptd cannot tell: a checkpoint under the ID is then
+ * taken as this job's.
+ */
+bool shim_first_run(const struct plug_conf *c, struct plug_job *j);
+/*
  * Restore the job's latest checkpoint, then be its shim: never returns on success. Returns
  * a negative errno when no restore was possible (the caller decides: fail or start fresh).
  */

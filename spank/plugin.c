@@ -198,10 +198,13 @@ int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
 		return -1;
 	}
 	/*
-	 * A checkpoint under this job ID is this job's: the layout is keyed by job ID, which a
-	 * requeue keeps. (SLURM_RESTART_COUNT would tell a requeued job from a first start, but
-	 * neither the item nor the variable is set yet when task_init_privileged runs in 22.05.)
+	 * The layout is keyed by job ID, which a requeue keeps and Slurm reuses for another job
+	 * once its state is reset. SLURM_RESTART_COUNT would tell a requeued job from a first
+	 * start, but neither the item nor the variable is set yet when task_init_privileged runs
+	 * in 22.05: ckptd asks slurmctld.
 	 */
+	if (shim_first_run(&conf, &j))
+		return shim_start(&conf, &j) < 0 ? -1 : 0;
 	r = shim_restore(&conf, &j); /* returns only when nothing was restored */
 	if (r < 0 && r != -ENOENT) {
 		shim_restore_failed(&conf, &j, r, conf.on_fail == RESTORE_FAIL_HOLD);

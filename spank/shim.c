@@ -88,7 +88,8 @@ static pid_t job_pid_of(pid_t init)
 	return pid;
 }
 
-static int ckptd_call(const struct plug_conf *c, RpcRequest *req)
+/* One request to the node's ckptd; its answer in *ret when asked for (free it), or -errno. */
+static int ckptd_ask(const struct plug_conf *c, RpcRequest *req, RpcResponse **ret)
 {
 	struct ckptd_client *cl = NULL;
 	RpcResponse *resp = NULL;
@@ -104,10 +105,46 @@ static int ckptd_call(const struct plug_conf *c, RpcRequest *req)
 			   resp->message ? resp->message : strerror(resp->error));
 		r = -resp->error;
 	}
+	if (r == 0 && ret) {
+		*ret = resp;
+		resp = NULL;
+	}
 	if (resp)
 		ckptd_client_response_free(resp);
 	ckptd_client_close(cl);
 	return r;
+}
+
+static int ckptd_call(const struct plug_conf *c, RpcRequest *req)
+{
+	return ckptd_ask(c, req, NULL);
+}
+
+bool shim_first_run(const struct plug_conf *c, struct plug_job *j)
+{
+	RpcRequest req = RPC_REQUEST__INIT;
+	RpcJobStartReq js = RPC_JOB_START_REQ__INIT;
+	RpcResponse *resp = NULL;
+	bool first = false;
+	int r;
+
+	req.type = RPC_REQ_TYPE__RPC_JOB_START;
+	req.job_start = &js;
+	js.job_id = j->job_id;
+	js.uid = j->uid;
+	r = ckptd_ask(c, &req, &resp);
+	if (r < 0) {
+		slurm_error("ckpt: job %u: cannot ask ckptd at %s which run this is (%s): a checkpoint "
+			    "under its ID is taken as its own",
+			    j->job_id, c->socket, strerror(-r));
+		return false;
+	}
+	if (resp->job_start && resp->job_start->has_restart_count) {
+		j->restart_count = resp->job_start->restart_count;
+		first = j->restart_count == 0;
+	}
+	ckptd_client_response_free(resp);
+	return first;
 }
 
 static void shim_register(const struct plug_conf *c, const struct plug_job *j, pid_t init, pid_t job,

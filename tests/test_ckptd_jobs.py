@@ -23,7 +23,8 @@ from test_ckptd import (USER, TIMEOUT, Daemon, bin_path, ckptd_bins, last_count,
                         start_big, start_counter, tracker, wait_state)
 
 # rpc.proto: request types and the fields used here
-RPC_STATUS, RPC_JOB_REGISTER, RPC_JOB_END, RPC_JOB_CHECKPOINT, RPC_JOB_LIST, RPC_JOB_FORGET = 5, 9, 10, 11, 12, 13
+(RPC_STATUS, RPC_JOB_REGISTER, RPC_JOB_END, RPC_JOB_CHECKPOINT, RPC_JOB_LIST, RPC_JOB_FORGET,
+ RPC_JOB_START) = 5, 9, 10, 11, 12, 13, 14
 
 
 # ---- protobuf, the little of it these requests need ----
@@ -242,6 +243,21 @@ def test_register_is_for_root_only(jd, tracker, tmp_path):
     assert a.error == errno.ENOENT, a
     rc, out, err = ckpt_job(jd, "list")
     assert "watched here" not in out, out
+
+
+def test_job_start_is_for_root_and_needs_slurm_to_tell_the_run(jd):
+    """RPC_JOB_START: the shim asks, before a restore, which run of the job this is. Without
+    Slurm, ckptd cannot tell: no restart count in the answer, and nothing is removed (the
+    Slurm tests cover the answer with one)."""
+    a = rpc(jd, request(RPC_JOB_START, 14, (1, 7), (2, USER)), user=USER)
+    assert a.error == errno.EPERM and "only the plugin's shim" in a.message, a
+    a = rpc(jd, request(RPC_JOB_START, 14, (1, 0), (2, 0)))
+    assert a.error == errno.EINVAL, a
+    a = rpc(jd, request(RPC_JOB_START))
+    assert a.error == errno.EINVAL, a
+    a = rpc(jd, request(RPC_JOB_START, 14, (1, 7), (2, 0)))
+    assert a.type == RPC_JOB_START and a.error == 0, a
+    assert decode(a.f[14][0]) == {}, a.f
 
 
 def test_checkpoint_commits_and_job_runs_on(jd, tracker, tmp_path):

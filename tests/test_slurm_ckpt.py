@@ -8,14 +8,11 @@ node) is brought up once for the module and taken down at the end.
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
-from test_slurm_cluster import (DIR, FINAL_STATES, Cluster, _run_cluster, _which, BINARIES)
+from test_slurm_cluster import DIR, FINAL_STATES, OutputWatch, ckpt_cluster
 
-HERE = Path(__file__).resolve().parent
-BUILD = Path(os.environ.get("CKPT_BUILD", HERE.parent / "build"))
 GRACE = 30
 COUNT = 40
 
@@ -35,31 +32,10 @@ EXPECTED = "".join("count %d\n" % i for i in range(COUNT)) + "done\n"
 
 @pytest.fixture(scope="module")
 def ckcluster(tmp_path_factory):
-    missing = [b for b in BINARIES if _which(b) is None]
-    if missing:
-        pytest.skip("Slurm/munge not installed (%s): scripts/install-deps.sh" % " ".join(missing))
-    if os.geteuid() != 0:
-        pytest.skip("the Slurm test cluster runs as root")
-    for f in ("ckptd", "spank_ckpt.so", "ckpt"):
-        assert (BUILD / f).exists(), "build %s first (make)" % f
-    env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_GRACE=str(GRACE),
-               CKPT_SLURM_CKPT="1", CKPT_BUILD=str(BUILD))
-    _run_cluster("down", env)
-    r = _run_cluster("up", env)
-    assert r.returncode == 0, "cluster up failed:\n" + r.stdout
-    m = re.search(r"SLURM_CONF=(\S+)", (DIR / "env").read_text())
-    env["SLURM_CONF"] = m.group(1)
     work = tmp_path_factory.mktemp("slurmckpt")
     os.chmod(work, 0o755)
-    c = Cluster(env, work)
-    try:
+    with ckpt_cluster(work, CKPT_SLURM_GRACE=str(GRACE)) as c:
         yield c
-    finally:
-        for n in ("n1", "n2"):
-            log = DIR / "log" / ("ckptd-%s.log" % n)
-            if log.exists():
-                print("---- %s (tail)\n%s" % (log, "\n".join(log.read_text().splitlines()[-40:])))
-        _run_cluster("down", env)
 
 
 def node_state(c, node, state, reason=None):
@@ -80,6 +56,15 @@ def submit_on_n1(c, name, *args, count=COUNT):
     finally:
         node_state(c, "n2", "resume")
     return jobid, out
+
+
+def report(what, t0, t_running, watch):
+    """The scenario's figures, for `pytest -s`: trigger -> RUNNING again, and the job's
+    downtime, the longest pause in its output (it writes every 0.5 s), with when it began
+    and ended, from the trigger."""
+    a, b = watch.stop()
+    print("%s: trigger -> running again on n2 in %.1f s; downtime (longest pause in the "
+          "output) %.1f s, from %+.1f s to %+.1f s" % (what, t_running, b - a, a - t0, b - t0))
 
 
 def count_lines(out):
@@ -112,6 +97,7 @@ def test_preempted_job_resumes_on_other_node(ckcluster):
     c = ckcluster
     jobid, out = submit_on_n1(c, "preempt", "--checkpoint")
     wait_counting(c, jobid, out, 6)
+    watch = OutputWatch(out)
     t0 = time.monotonic()
     high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", str(c.workdir / "high.out"),
                     "--wrap", "sleep 60")
@@ -120,7 +106,7 @@ def test_preempted_job_resumes_on_other_node(ckcluster):
     t_running = time.monotonic() - t0
     assert j["NodeList"] == "n2", j
     j, text = finish(c, jobid, out)
-    print("preempt: trigger -> running again on n2 in %.1f s" % t_running)
+    report("preempt", t0, t_running, watch)
     c.run("scancel", str(high), check=False)
     assert j["JobState"] == "COMPLETED", (j, text)
     assert text == EXPECTED, text
@@ -131,6 +117,7 @@ def test_drained_node_job_resumes_on_other_node(ckcluster):
     c = ckcluster
     jobid, out = submit_on_n1(c, "drain", "--checkpoint")
     wait_counting(c, jobid, out, 6)
+    watch = OutputWatch(out)
     t0 = time.monotonic()
     node_state(c, "n1", "drain", "maint")
     try:
@@ -141,10 +128,52 @@ def test_drained_node_job_resumes_on_other_node(ckcluster):
         j, text = finish(c, jobid, out)
     finally:
         node_state(c, "n1", "resume")
-    print("drain: trigger -> running again on n2 in %.1f s" % t_running)
+    report("drain", t0, t_running, watch)
     assert j["JobState"] == "COMPLETED", (j, text)
     assert text == EXPECTED, text
     assert starts(c, jobid) == 1, "the job ran from its top again instead of being restored"
+
+
+def reboot_requests():
+    f = DIR / "log" / "reboots"
+    return f.read_text().count("\n") if f.exists() else 0
+
+
+def node_idle(c, node, timeout=30):
+    t0 = time.monotonic()
+    while "IDLE" not in c.run("scontrol", "-o", "show", "node", node).split("State=")[1].split()[0]:
+        assert time.monotonic() - t0 < timeout, c.run("scontrol", "show", "node", node)
+        time.sleep(0.5)
+
+
+def test_reboot_asap_job_resumes_on_other_node(ckcluster):
+    """`scontrol reboot ASAP n1`: the job is checkpointed and requeued, Slurm reboots the
+    emptied node (the test cluster's RebootProgram records it), the job goes on on n2."""
+    c = ckcluster
+    jobid, out = submit_on_n1(c, "reboot", "--checkpoint")
+    wait_counting(c, jobid, out, 6)
+    before = reboot_requests()
+    watch = OutputWatch(out)
+    t0 = time.monotonic()
+    c.run("scontrol", "reboot", "ASAP", "nextstate=resume", "reason=kernel", "n1")
+    try:
+        j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+                   "running again", 120)
+        t_running = time.monotonic() - t0
+        assert j["NodeList"] == "n2", j
+        j, text = finish(c, jobid, out)
+        assert reboot_requests() == before + 1, "slurmd was not asked to reboot n1"
+    finally:
+        # the reboot that never comes: cancelled, or (once issued) the node resumed by hand
+        c.run("scontrol", "cancel_reboot", "n1", check=False)
+        c.run("scontrol", "update", "nodename=n1", "state=resume", check=False)
+        node_idle(c, "n1")
+    report("reboot ASAP", t0, t_running, watch)
+    assert j["JobState"] == "COMPLETED", (j, text)
+    assert text == EXPECTED, text
+    assert starts(c, jobid) == 1, "the job ran from its top again instead of being restored"
+    log = (DIR / "log" / "ckptd-n1.log").read_text()
+    assert "slurm job %d: reboot: checkpoint and requeue" % jobid in log, log
 
 
 def test_job_without_checkpoint_restarts_from_top(ckcluster):
@@ -201,14 +230,16 @@ def test_busy_job_preempted_output_and_file_exact(ckcluster):
     while out.read_text().count("\n") < 8 if out.exists() else True:
         assert time.monotonic() - t0 < 60, "busy job does not progress"
         time.sleep(0.2)
+    watch = OutputWatch(out)
     t0 = time.monotonic()
     high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", "/dev/null", "--wrap",
                     "sleep 60")
     j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
                "running again", 90)
-    print("busy: trigger -> running again on n2 in %.1f s" % (time.monotonic() - t0))
+    t_running = time.monotonic() - t0
     assert j["NodeList"] == "n2", j
     j, text = finish(c, jobid, out)
+    report("busy", t0, t_running, watch)
     c.run("scancel", str(high), check=False)
     expected = "".join("step %d sum %d\n" % (i, sum(range(i * 100000)))
                        for i in range(1, BUSY_STEPS + 1)) + "data lines: %d\n" % BUSY_STEPS

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from test_slurm_cluster import DIR, FINAL_STATES, Cluster, _run_cluster, _which, BINARIES
+from test_slurm_cluster import DIR, FINAL_STATES, BUILD, OutputWatch, ckpt_cluster
 from crlib import wait_until
-from test_slurm_ckpt import BUILD, COUNTER, node_state, count_lines
+from test_slurm_ckpt import COUNTER, node_state, count_lines, report
 
 USERS = ("ckpta", "ckptb")
 SOCK = {n: DIR / "run" / ("ckptd-%s.sock" % n) for n in ("n1", "n2")}
@@ -35,31 +35,16 @@ def ensure_user(name):
 
 
 @pytest.fixture(scope="module")
-def cl(tmp_path_factory):
-    missing = [b for b in BINARIES if _which(b) is None]
-    if missing:
-        pytest.skip("Slurm/munge not installed (%s): scripts/install-deps.sh" % " ".join(missing))
-    if os.geteuid() != 0:
-        pytest.skip("the Slurm test cluster runs as root")
-    env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_GRACE="10", CKPT_SLURM_CKPT="1",
-               CKPT_BUILD=str(BUILD),
-               CKPT_CKPTD_ARGS="--jitter_s 0 --tcp_listen 127.0.0.1:0 --munge_socket %s" % MUNGE_SOCK,
-               CKPT_SPANK_ARGS="on_restore_failure=hold")
-    _run_cluster("down", env)
-    r = _run_cluster("up", env)
-    assert r.returncode == 0, "cluster up failed:\n" + r.stdout
-    env["SLURM_CONF"] = re.search(r"SLURM_CONF=(\S+)", (DIR / "env").read_text()).group(1)
+def cl():
     work = Path(tempfile.mkdtemp(prefix="ckpt-slurm-more-"))
     os.chmod(work, 0o777)
-    c = Cluster(env, work)
     try:
-        yield c
+        with ckpt_cluster(work, log_lines=30, CKPT_SLURM_GRACE="10",
+                          CKPT_CKPTD_ARGS="--jitter_s 0 --tcp_listen 127.0.0.1:0 --munge_socket %s"
+                          % MUNGE_SOCK,
+                          CKPT_SPANK_ARGS="on_restore_failure=hold") as c:
+            yield c
     finally:
-        for n in ("n1", "n2"):
-            log = DIR / "log" / ("ckptd-%s.log" % n)
-            if log.exists():
-                print("---- %s (tail)\n%s" % (log, "\n".join(log.read_text().splitlines()[-30:])))
-        _run_cluster("down", env)
         subprocess.run(["rm", "-rf", str(work)])
 
 
@@ -166,6 +151,8 @@ def test_periodic_checkpoint_then_hard_kill_resumes_from_it(cl):
     n_at_ckpt = count_lines(out)
     while count_lines(out) < n_at_ckpt + 6:  # lines the checkpoint does not hold
         time.sleep(0.2)
+    watch = OutputWatch(out)
+    t_kill = time.monotonic()
     c.run("scancel", "--full", "--signal=KILL", str(jobid))
     c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "killed", 30)
     lines_before = count_lines(out)
@@ -176,8 +163,11 @@ def test_periodic_checkpoint_then_hard_kill_resumes_from_it(cl):
     t_running = time.monotonic() - t1
     j = c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "finished", 150)
     text = out.read_text()
-    print("periodic: first checkpoint %.1f s after start; %d lines at the kill; requeue -> "
-          "running %.1f s" % (t_ckpt, lines_before, t_running))
+    print("periodic: first checkpoint %.1f s after start; %d lines at the kill, %d in the "
+          "checkpoint; the kill came %.1f s before the requeue" % (
+              t_ckpt, lines_before, n_at_ckpt, t1 - t_kill))
+    # the downtime counts the lines done again after the restore, until the output grows
+    report("periodic, hard kill; requeue", t1, t_running, watch)
     expected = "".join("count %d\n" % i for i in range(200)) + "done\n"
     assert j["JobState"] == "COMPLETED", (j, diagnose(jobid, text, expected))
     assert text == expected, diagnose(jobid, text, expected)
@@ -214,9 +204,9 @@ def test_users_apart_and_forged_image_refused(cl):
     c.run("scontrol", "requeue", str(jobid))
     # on_restore_failure=hold: the restore is refused, ckptd requeues the job held with the
     # reason as its AdminComment, the checkpoints are kept
-    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "PENDING" and
-               "held" in j["Reason"].lower() and "AdminComment=ckpt:" in show_job(c, jobid),
-               "held after the refused restore", 90)
+    c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "PENDING" and
+           "held" in j["Reason"].lower() and "AdminComment=ckpt:" in show_job(c, jobid),
+           "held after the refused restore", 90)
     text = out.read_text()
     assert "its uids 0/0/0/0 are not the job owner's" in text, text
     assert "checkpoint is kept and the job is requeued held" in text, text
@@ -227,6 +217,47 @@ def test_users_apart_and_forged_image_refused(cl):
     time.sleep(3)  # held: Slurm does not start it again
     assert c.job(jobid)["JobState"] == "PENDING", c.job(jobid)
     c.run("scancel", str(jobid), check=False)
+
+
+def test_first_run_never_restores_an_earlier_jobs_checkpoint(cl):
+    """Slurm reuses job IDs once its state is reset (or past MaxJobId): a checkpoint an
+    earlier job left under an ID is never restored into the new job that gets it. The node's
+    ckptd learns from slurmctld that the job starts for the first time and removes it."""
+    c = cl
+    # an earlier job leaves a checkpoint: checkpointed and requeued, then cancelled while
+    # pending (no shim runs again to end it)
+    old, _, _ = submit(c, "earlier", count=300, extra=("--checkpoint",))
+    r = ckpt(c, None, "n1", "job", "checkpoint", "--requeue", str(old))
+    assert r.returncode == 0 and "checkpoint 1 committed" in r.stdout, r.stdout + r.stderr
+    c.wait(old, lambda j: j["JobState"] == "PENDING", "requeued", 30)
+    c.run("scancel", str(old))
+    assert committed(old) == [1]
+    # the next job gets the earlier one's checkpoint under its own ID, as if Slurm had
+    # counted job IDs from the start again
+    d = c.workdir / "reused"
+    d.mkdir()
+    script = d / "job.sh"
+    script.write_text(COUNTER.replace("-lt 40", "-lt 20"))
+    out = d / "job.out"
+    node_state(c, "n2", "drain", "keep_free")
+    try:
+        new = c.sbatch("-H", "-p", "low", "-D", str(d), "-o", str(out), "--checkpoint", str(script))
+        images = DIR / "images"
+        os.rename(images / str(old), images / str(new))
+        meta = images / str(new) / "1" / "ckpt.meta"
+        meta.write_text(meta.read_text().replace("job_id=%d\n" % old, "job_id=%d\n" % new))
+        assert committed(new) == [1]
+        c.run("scontrol", "release", str(new))
+        j = c.wait(new, lambda j: j["JobState"] in FINAL_STATES, "finished", 60)
+    finally:
+        node_state(c, "n2", "resume")
+    text = out.read_text()
+    assert j["JobState"] == "COMPLETED", (j, text)
+    assert text == "".join("count %d\n" % i for i in range(20)) + "done\n", text
+    assert starts(d, new) == 1
+    assert not committed(new)
+    assert "slurm job %d: 1 checkpoint(s) of an earlier job with this ID removed before run 0" \
+        % new in (DIR / "log" / "ckptd-n1.log").read_text()
 
 
 SRUN_JOB = """#!/bin/bash
@@ -288,6 +319,7 @@ def test_maintenance_reservation_ahead_moves_the_job(cl):
     jobid, out, d = submit(c, "maint", count=120, extra=("--checkpoint",))
     while count_lines(out) < 6:
         time.sleep(0.2)
+    watch = OutputWatch(out)
     t0 = time.monotonic()
     c.run("scontrol", "create", "reservation", "reservationname=ckpt_maint", "starttime=now+300",
           "duration=10", "nodes=n1", "flags=maint,ignore_jobs", "users=root")
@@ -301,7 +333,7 @@ def test_maintenance_reservation_ahead_moves_the_job(cl):
     finally:
         c.run("scontrol", "delete", "reservationname=ckpt_maint", check=False)
     text = out.read_text()
-    print("maintenance reservation: created -> running again on n2 in %.1f s" % t_running)
+    report("maintenance reservation", t0, t_running, watch)
     assert j["JobState"] == "COMPLETED", (j, text)
     assert text == "".join("count %d\n" % i for i in range(120)) + "done\n", text
     assert starts(d, jobid) == 1

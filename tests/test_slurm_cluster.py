@@ -5,10 +5,12 @@ The module brings the cluster up once (after a `down`, so that it starts clean) 
 down at teardown. Skipped only when the Slurm or munge binaries are not installed
 (scripts/install-deps.sh installs them) or when not run as root.
 """
+import contextlib
 import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 CLUSTER = HERE / "slurm" / "cluster"
+BUILD = Path(os.environ.get("CKPT_BUILD", HERE.parent / "build"))
 DIR = Path(os.environ.get("CKPT_SLURM_DIR", "/run/ckpt-slurm"))
 NODES = ("n1", "n2")
 GRACE = 5
@@ -107,6 +110,66 @@ class Cluster:
             if time.monotonic() - t0 > timeout:
                 raise AssertionError("job %d: not %s after %d s: %s" % (jobid, what, timeout, j))
             time.sleep(0.25)
+
+
+@contextlib.contextmanager
+def ckpt_cluster(workdir, log_lines=40, **env):
+    """The cluster with spank_ckpt.so and one ckptd per node (CKPT_SLURM_CKPT=1), brought up
+    clean with the given CKPT_* variables: yields a Cluster whose jobs run in workdir. At the
+    end, the tail of each ckptd's log (for `pytest -s` and failures) and `down`. Skips the
+    test when Slurm or munge is not installed, or when not root."""
+    missing = [b for b in BINARIES if _which(b) is None]
+    if missing:
+        pytest.skip("Slurm/munge not installed (%s): scripts/install-deps.sh" % " ".join(missing))
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm test cluster runs as root")
+    for f in ("ckptd", "spank_ckpt.so", "ckpt"):
+        assert (BUILD / f).exists(), "build %s first (make)" % f
+    env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_CKPT="1", CKPT_BUILD=str(BUILD), **env)
+    _run_cluster("down", env)
+    try:
+        r = _run_cluster("up", env)
+        assert r.returncode == 0, "cluster up failed:\n" + r.stdout
+        env["SLURM_CONF"] = re.search(r"SLURM_CONF=(\S+)", (DIR / "env").read_text()).group(1)
+        yield Cluster(env, workdir)
+    finally:
+        for n in NODES:
+            log = DIR / "log" / ("ckptd-%s.log" % n)
+            if log.exists():
+                print("---- %s (tail)\n%s" % (log, "\n".join(log.read_text().splitlines()[-log_lines:])))
+        _run_cluster("down", env)
+
+
+class OutputWatch:
+    """Notes, from a thread, each time a job's output gains a line of progress (a line that
+    matches `progress`) past the most it held: the job's downtime as its user sees it is the
+    longest pause between two such moments (the test jobs write every 0.5 s or so). Lines
+    Slurm adds (the requeue's "CANCELLED" line, which the restore takes away again) are not
+    progress; lines done again after a restore from an older checkpoint count as downtime."""
+
+    def __init__(self, path, progress=r"^(count|step) \d+", every=0.05):
+        self.path, self.every = path, every
+        self.progress = re.compile(progress, re.M)
+        self.times, self.lines = [], 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            try:
+                lines = len(self.progress.findall(self.path.read_text(errors="replace")))
+            except OSError:
+                continue
+            if lines > self.lines:
+                self.lines = lines
+                self.times.append(time.monotonic())
+
+    def stop(self):
+        """The longest pause: (last growth before it, first growth after it), monotonic."""
+        self._stop.set()
+        self._thread.join()
+        return max(zip(self.times, self.times[1:]), key=lambda p: p[1] - p[0], default=(0.0, 0.0))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ committed or restored.
 Its own cluster, whose images root is a 256 KiB tmpfs this module mounts.
 """
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -14,38 +13,28 @@ from pathlib import Path
 
 import pytest
 
-from test_slurm_cluster import DIR, Cluster, _run_cluster, _which, BINARIES
-from test_slurm_ckpt import BUILD, node_state, count_lines, starts, COUNTER
+from test_slurm_cluster import DIR, ckpt_cluster
+from test_slurm_ckpt import node_state, count_lines, starts, COUNTER
 
 SMALL = Path("/run/ckpt-enospc")
 
 
 @pytest.fixture(scope="module")
 def small_cluster():
-    missing = [b for b in BINARIES if _which(b) is None]
-    if missing:
-        pytest.skip("Slurm/munge not installed (%s): scripts/install-deps.sh" % " ".join(missing))
-    if os.geteuid() != 0:
-        pytest.skip("the Slurm test cluster runs as root")
-    env = dict(os.environ, CKPT_SLURM_DIR=str(DIR), CKPT_SLURM_GRACE="10", CKPT_SLURM_CKPT="1",
-               CKPT_BUILD=str(BUILD), CKPT_SLURM_IMAGES=str(SMALL))
-    _run_cluster("down", env)
     SMALL.mkdir(exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0711", "ckpt-enospc", str(SMALL)],
-                   check=True)
     work = Path(tempfile.mkdtemp(prefix="ckpt-enospc-"))
     os.chmod(work, 0o755)
+    mounted = False
     try:
-        r = _run_cluster("up", env)
-        assert r.returncode == 0, "cluster up failed:\n" + r.stdout
-        env["SLURM_CONF"] = re.search(r"SLURM_CONF=(\S+)", (DIR / "env").read_text()).group(1)
-        yield Cluster(env, work)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0711", "ckpt-enospc",
+                        str(SMALL)], check=True)
+        mounted = True
+        with ckpt_cluster(work, log_lines=20, CKPT_SLURM_GRACE="10",
+                          CKPT_SLURM_IMAGES=str(SMALL)) as c:
+            yield c
     finally:
-        log = DIR / "log" / "ckptd-n1.log"
-        if log.exists():
-            print("---- %s (tail)\n%s" % (log, "\n".join(log.read_text().splitlines()[-20:])))
-        _run_cluster("down", env)
-        subprocess.run(["umount", str(SMALL)])
+        if mounted:
+            subprocess.run(["umount", str(SMALL)])
         subprocess.run(["rm", "-rf", str(work)])
 
 

@@ -115,6 +115,19 @@ static int sjob_register(const char *name, uint32_t job_id, int32_t pid)
 	return emit(name, &req, pid == 4242);
 }
 
+static int sjob_start(void)
+{
+	RpcRequest req = RPC_REQUEST__INIT;
+	RpcJobStartReq st = RPC_JOB_START_REQ__INIT;
+	int r;
+
+	st.job_id = 42;
+	req = (RpcRequest){.base = req.base, .type = RPC_REQ_TYPE__RPC_JOB_START, .job_start = &st};
+	r = emit("job-start", &req, false);
+	st.job_id = 0;
+	return r ?: emit("job-start-zero", &req, false);
+}
+
 static int sjob_others(void)
 {
 	RpcRequest req = RPC_REQUEST__INIT;
@@ -139,7 +152,8 @@ static int sjob_others(void)
 	req = (RpcRequest){.base = req.base, .type = RPC_REQ_TYPE__RPC_JOB_FORGET, .job_forget = &f};
 	r = r ?: emit("job-forget", &req, false);
 	f.job_id = 0;
-	return r ?: emit("job-forget-zero", &req, false);
+	r = r ?: emit("job-forget-zero", &req, false);
+	return r ?: sjob_start();
 }
 
 static int simple_ones(void)

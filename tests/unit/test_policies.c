@@ -67,9 +67,12 @@ static void test_drain_reboot(void **state)
 	struct pol_node n = {.drain = true, .reboot_requested = true, .maint_start = NOW};
 	struct pol_job j = job(1);
 
-	j.end_time = NOW + 60; /* walltime too */
+	j.end_time = NOW + 60;						   /* walltime too */
+	assert_decision(pol_decide(&conf, &n, &j, NOW), POL_REBOOT, true); /* reboot ASAP drains */
+	n.reboot_requested = false;
 	assert_decision(pol_decide(&conf, &n, &j, NOW), POL_DRAIN, true);
 	n.drain = false;
+	n.reboot_requested = true;
 	assert_decision(pol_decide(&conf, &n, &j, NOW), POL_REBOOT, true);
 	j.done_for_reason = true;
 	assert_decision(pol_decide(&conf, &n, &j, NOW), POL_NONE, false);
