@@ -32,6 +32,7 @@ struct ckptd_config {
 	uint32_t max_dumps;	    /* Slurm checkpoints at once on this node */
 	uint32_t keep;		    /* committed checkpoints kept per job */
 	bool keep_on_completion;    /* keep them after the job completed */
+	uint32_t sweep_interval_s;  /* remove those of jobs Slurm completed or cancelled; 0: never */
 	char *save_paths;	    /* comma-separated node-local paths saved with each checkpoint */
 	/* Across nodes (tcp.h): requests over TCP, each with a munge credential */
 	char *tcp_listen;	 /* "HOST:PORT"; "" (the default) for no TCP listener */

@@ -198,6 +198,7 @@ static void fill_meta(const struct sjob *j, const struct job *job, struct layout
 		.script_path = j->script_path,
 		.stdout_path = j->stdout_path,
 		.stderr_path = j->stderr_path,
+		.kept = sc->cancel, /* the user ends the job but keeps its checkpoint: never swept */
 	};
 }
 

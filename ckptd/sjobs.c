@@ -85,6 +85,7 @@ int sjobs_configure(const struct ckptd_config *c)
 			.max_concurrent = c->max_dumps,
 			.keep = c->keep},
 		.keep_on_completion = c->keep_on_completion,
+		.sweep_interval_s = c->sweep_interval_s,
 		.save_paths = split_paths(c->save_paths),
 	};
 	struct layout *l = NULL;

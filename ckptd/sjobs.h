@@ -44,6 +44,7 @@ struct sjobs_conf {
 	uint32_t watch_interval_ms;
 	struct pol_conf pol;
 	bool keep_on_completion;
+	uint32_t sweep_interval_s;
 	char **save_paths; /* NULL-terminated */
 };
 

@@ -98,3 +98,13 @@ int slurmapi_job_run(uint32_t job_id, uint32_t *ret_uid, uint32_t *ret_restarts)
 	slurm_free_job_info_msg(msg);
 	return r;
 }
+
+int slurmapi_job_known(uint32_t job_id)
+{
+	job_info_msg_t *msg = NULL;
+
+	if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
+		return slurm_get_errno() == ESLURM_INVALID_JOB_ID ? 0 : -EIO;
+	slurm_free_job_info_msg(msg);
+	return 1;
+}

@@ -24,4 +24,7 @@ int slurmapi_batch_host(uint32_t job_id, char **ret_host);
 /* A running job's owner and slurmctld's count of its requeues: 0, -ENOENT (not running), -EIO. */
 int slurmapi_job_run(uint32_t job_id, uint32_t *ret_uid, uint32_t *ret_restarts);
 
+/* Whether slurmctld knows the job (1: in any state, 0: not, or no longer), or -EIO. */
+int slurmapi_job_known(uint32_t job_id);
+
 #endif

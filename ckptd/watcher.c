@@ -3,7 +3,8 @@
  * The node watcher: a thread that asks slurmctld, every watch_interval_ms, about this node
  * (drain, reboot requested, a maintenance reservation ahead) and about each registered job
  * (chosen for preemption, its time limit), lets policies/ decide, and queues the checkpoints
- * that are due, at most max_dumps at once. Slurm 22.05 pushes nothing to a batch job at
+ * that are due, at most max_dumps at once; every sweep_interval_s it sweeps the layout
+ * (sweep.c). Slurm 22.05 pushes nothing to a batch job at
  * preemption or before maintenance (SLURM-NOTES.md): polling is the only way to learn it.
  */
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "sjob-ckpt.h"
 #include "sjobs.h"
+#include "sweep.h"
 #include "watcher.h"
 
 static struct {
@@ -243,8 +245,18 @@ out:
 	sjobs_free(v, n);
 }
 
+static int64_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 static void *watch_main(void *arg)
 {
+	int64_t last_sweep = now_s();
+
 	(void)arg;
 	pthread_mutex_lock(&w.lock);
 	while (!w.stopping) {
@@ -255,6 +267,11 @@ static void *watch_main(void *arg)
 		if (sjobs_conf_get(&conf) == 0) {
 			if (conf.enabled)
 				watch_once(&conf);
+			if (conf.enabled && conf.sweep_interval_s &&
+			    now_s() - last_sweep >= (int64_t)conf.sweep_interval_s) {
+				sweep_once(&conf);
+				last_sweep = now_s();
+			}
 		}
 		pthread_mutex_lock(&w.lock);
 		clock_gettime(CLOCK_REALTIME, &until);

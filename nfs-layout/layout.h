@@ -43,6 +43,7 @@ struct layout_meta {
 	char *script_path; /* the job's files at dump time */
 	char *stdout_path;
 	char *stderr_path;
+	uint32_t kept; /* 1: kept after the job ends (ckpt job checkpoint --cancel) */
 };
 
 /* Strict: 1..4294967294, digits only, no sign, blank or leading zero; -EINVAL otherwise. */

@@ -43,6 +43,7 @@ static const struct meta_field fields[] = {
 	F(script_path, M_STR, false),
 	F(stdout_path, M_STR, false),
 	F(stderr_path, M_STR, false),
+	F(kept, M_U32, false),
 };
 #undef F
 

@@ -9,6 +9,7 @@ import os
 import pathlib
 import pwd
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -40,8 +41,8 @@ def cl():
     os.chmod(work, 0o777)
     try:
         with ckpt_cluster(work, log_lines=30, CKPT_SLURM_GRACE="10",
-                          CKPT_CKPTD_ARGS="--jitter_s 0 --tcp_listen 127.0.0.1:0 --munge_socket %s"
-                          % MUNGE_SOCK,
+                          CKPT_CKPTD_ARGS="--jitter_s 0 --sweep_interval_s 5 --tcp_listen 127.0.0.1:0 "
+                          "--munge_socket %s" % MUNGE_SOCK,
                           CKPT_SPANK_ARGS="on_restore_failure=hold") as c:
             yield c
     finally:
@@ -230,7 +231,7 @@ def test_first_run_never_restores_an_earlier_jobs_checkpoint(cl):
     r = ckpt(c, None, "n1", "job", "checkpoint", "--requeue", str(old))
     assert r.returncode == 0 and "checkpoint 1 committed" in r.stdout, r.stdout + r.stderr
     c.wait(old, lambda j: j["JobState"] == "PENDING", "requeued", 30)
-    c.run("scancel", str(old))
+    c.run("scontrol", "hold", str(old))
     assert committed(old) == [1]
     # the next job gets the earlier one's checkpoint under its own ID, as if Slurm had
     # counted job IDs from the start again
@@ -247,6 +248,7 @@ def test_first_run_never_restores_an_earlier_jobs_checkpoint(cl):
         meta = images / str(new) / "1" / "ckpt.meta"
         meta.write_text(meta.read_text().replace("job_id=%d\n" % old, "job_id=%d\n" % new))
         assert committed(new) == [1]
+        c.run("scancel", str(old))
         c.run("scontrol", "release", str(new))
         j = c.wait(new, lambda j: j["JobState"] in FINAL_STATES, "finished", 60)
     finally:
@@ -258,6 +260,47 @@ def test_first_run_never_restores_an_earlier_jobs_checkpoint(cl):
     assert not committed(new)
     assert "slurm job %d: 1 checkpoint(s) of an earlier job with this ID removed before run 0" \
         % new in (DIR / "log" / "ckptd-n1.log").read_text()
+
+
+def copy_ckpt(src, dst, kept=None):
+    """Job src's checkpoints under job ID dst, its metadata saying so."""
+    images = DIR / "images"
+    shutil.copytree(images / str(src), images / str(dst), symlinks=True)
+    for meta in (images / str(dst)).glob("*/ckpt.meta"):
+        text = meta.read_text().replace("job_id=%d\n" % src, "job_id=%d\n" % dst)
+        if kept is not None:
+            text = re.sub(r"^kept=\d+$", "kept=%d" % kept, text, flags=re.M)
+        meta.write_text(text)
+
+
+def test_sweep_removes_only_what_slurm_forgot(cl):
+    """ckptd's sweep (every 5 s here): the checkpoints of a job slurmctld no longer knows
+    (it forgets a job MinJobAge after its end) are removed; those of a job it knows, ended or
+    not, stay (an admin may requeue it), and so do those kept with `job checkpoint --cancel`."""
+    c = cl
+    a, _, _ = submit(c, "sweep-kept", count=300, extra=("--checkpoint",))
+    r = ckpt(c, None, "n1", "job", "checkpoint", "--cancel", str(a))
+    assert r.returncode == 0 and "checkpoint 1 committed" in r.stdout, r.stdout + r.stderr
+    assert "kept=1\n" in (DIR / "images" / str(a) / "1" / "ckpt.meta").read_text()
+    b, _, _ = submit(c, "sweep-killed", count=300, extra=("--checkpoint",))
+    r = ckpt(c, None, "n1", "job", "checkpoint", str(b))
+    assert r.returncode == 0 and "checkpoint 1 committed" in r.stdout, r.stdout + r.stderr
+    c.run("scancel", str(b))
+    for j in (a, b):
+        c.wait(j, lambda j: j["JobState"] == "CANCELLED", "cancelled", 30)
+    # the same checkpoints under IDs slurmctld never had, as after it forgot the jobs
+    gone, kept = 4000001, 4000002
+    copy_ckpt(b, gone)
+    copy_ckpt(a, kept)
+    assert wait_until(lambda: not committed(gone), 30), "not swept: %s" % committed(gone)
+    time.sleep(6)  # a sweep more on each node
+    assert committed(kept) == [1] and committed(a) == [1] and committed(b) == [1]
+    assert "slurm job %d: slurmctld no longer knows it: its checkpoints removed" % gone in \
+        (DIR / "log" / "ckptd-n1.log").read_text() + (DIR / "log" / "ckptd-n2.log").read_text()
+    for j in (a, b, kept):
+        r = ckpt(c, None, "n1", "job", "forget", str(j))
+        assert r.returncode == 0, r.stderr
+        assert not committed(j)
 
 
 SRUN_JOB = """#!/bin/bash
