@@ -58,13 +58,14 @@ def submit_on_n1(c, name, *args, count=COUNT):
     return jobid, out
 
 
-def report(what, t0, t_running, watch):
+def report(what, t0, t_running, watch, node="n2"):
     """The scenario's figures, for `pytest -s`: trigger -> RUNNING again, and the job's
     downtime, the longest pause in its output (it writes every 0.5 s), with when it began
     and ended, from the trigger."""
     a, b = watch.stop()
-    print("%s: trigger -> running again on n2 in %.1f s; downtime (longest pause in the "
-          "output) %.1f s, from %+.1f s to %+.1f s" % (what, t_running, b - a, a - t0, b - t0))
+    print("%s: trigger -> running again on %s in %.1f s; downtime (longest pause in the "
+          "output) %.1f s, from %+.1f s to %+.1f s" % (what, node, t_running, b - a, a - t0,
+                                                      b - t0))
 
 
 def count_lines(out):

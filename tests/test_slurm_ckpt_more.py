@@ -41,7 +41,8 @@ def cl():
     os.chmod(work, 0o777)
     try:
         with ckpt_cluster(work, log_lines=30, CKPT_SLURM_GRACE="10",
-                          CKPT_CKPTD_ARGS="--jitter_s 0 --sweep_interval_s 5 --tcp_listen 127.0.0.1:0 "
+                          CKPT_CKPTD_ARGS="--jitter_s 0 --sweep_interval_s 5 --walltime_lead_s 30 "
+                          "--tcp_listen 127.0.0.1:0 "
                           "--munge_socket %s" % MUNGE_SOCK,
                           CKPT_SPANK_ARGS="on_restore_failure=hold") as c:
             yield c
@@ -155,7 +156,7 @@ def test_periodic_checkpoint_then_hard_kill_resumes_from_it(cl):
     watch = OutputWatch(out)
     t_kill = time.monotonic()
     c.run("scancel", "--full", "--signal=KILL", str(jobid))
-    c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "killed", 30)
+    killed = c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "killed", 30)["JobState"]
     lines_before = count_lines(out)
     t1 = time.monotonic()
     c.run("scontrol", "requeue", str(jobid))
@@ -165,10 +166,10 @@ def test_periodic_checkpoint_then_hard_kill_resumes_from_it(cl):
     j = c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "finished", 150)
     text = out.read_text()
     print("periodic: first checkpoint %.1f s after start; %d lines at the kill, %d in the "
-          "checkpoint; the kill came %.1f s before the requeue" % (
-              t_ckpt, lines_before, n_at_ckpt, t1 - t_kill))
+          "checkpoint; the kill (job %s) came %.1f s before the requeue" % (
+              t_ckpt, lines_before, n_at_ckpt, killed, t1 - t_kill))
     # the downtime counts the lines done again after the restore, until the output grows
-    report("periodic, hard kill; requeue", t1, t_running, watch)
+    report("periodic, hard kill; requeue", t1, t_running, watch, node=j["NodeList"])
     expected = "".join("count %d\n" % i for i in range(200)) + "done\n"
     assert j["JobState"] == "COMPLETED", (j, diagnose(jobid, text, expected))
     assert text == expected, diagnose(jobid, text, expected)
@@ -260,6 +261,29 @@ def test_first_run_never_restores_an_earlier_jobs_checkpoint(cl):
     assert not committed(new)
     assert "slurm job %d: 1 checkpoint(s) of an earlier job with this ID removed before run 0" \
         % new in (DIR / "log" / "ckptd-n1.log").read_text()
+
+
+def test_job_near_its_time_limit_goes_on_past_it(cl):
+    """A job whose work takes longer than its time limit (-t 1: a minute, 50 s of work plus
+    a 30 s lead here): ckptd checkpoints and requeues it walltime_lead_s before the limit;
+    the new run gets a new limit and finishes the work from the checkpoint."""
+    c = cl
+    jobid, out, d = submit(c, "walltime", count=100, extra=("--checkpoint", "-t", "1"))
+    t0 = time.monotonic()
+    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+               "running again", 90)
+    t_again = time.monotonic() - t0
+    lines_at_ckpt = count_lines(out)
+    j = c.wait(jobid, lambda j: j["JobState"] in FINAL_STATES, "finished", 90)
+    text = out.read_text()
+    print("walltime: checkpointed and requeued before its 60 s limit, running again %.1f s "
+          "after its start, on %s, with %d of 100 lines done" % (t_again, j["NodeList"],
+                                                               lines_at_ckpt))
+    assert j["JobState"] == "COMPLETED", (j, text)
+    assert text == "".join("count %d\n" % i for i in range(100)) + "done\n", text
+    assert starts(d, jobid) == 1
+    assert "slurm job %d: walltime: checkpoint and requeue" % jobid in \
+        (DIR / "log" / "ckptd-n1.log").read_text()
 
 
 def copy_ckpt(src, dst, kept=None):

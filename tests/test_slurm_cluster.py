@@ -61,12 +61,15 @@ def _run_cluster(verb, env, timeout=120):
 
 
 def _cgroup_pids():
-    """PIDs in our nodes' freezer cgroups: slurmstepds and job tasks."""
+    """PIDs in our nodes' freezer cgroups: slurmstepds and job tasks. A step's cgroup may go
+    while it is walked (os.walk, unlike Path.rglob, skips a directory that vanished)."""
     pids = set()
     for node in NODES:
-        for procs in Path("/sys/fs/cgroup/freezer/slurm_%s" % node).rglob("cgroup.procs"):
+        for top, _, files in os.walk("/sys/fs/cgroup/freezer/slurm_%s" % node):
+            if "cgroup.procs" not in files:
+                continue
             try:
-                pids.update(int(x) for x in procs.read_text().split())
+                pids.update(int(x) for x in Path(top, "cgroup.procs").read_text().split())
             except OSError:
                 pass
     return pids
