@@ -68,6 +68,17 @@ def report(what, t0, t_running, watch, node="n2"):
                                                       b - t0))
 
 
+def moves_to_n2(c, jobid, out, t0, timeout=90):
+    """The job, requeued, runs again on n2 and finishes: (its record, its output, seconds
+    from t0 to running again)."""
+    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
+               "running again", timeout)
+    t_running = time.monotonic() - t0
+    assert j["NodeList"] == "n2", j
+    j, text = finish(c, jobid, out)
+    return j, text, t_running
+
+
 def count_lines(out):
     try:
         return len(re.findall(r"^count \d+$", out.read_text(), re.M))
@@ -102,11 +113,7 @@ def test_preempted_job_resumes_on_other_node(ckcluster):
     t0 = time.monotonic()
     high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", str(c.workdir / "high.out"),
                     "--wrap", "sleep 60")
-    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
-               "running again", 90)
-    t_running = time.monotonic() - t0
-    assert j["NodeList"] == "n2", j
-    j, text = finish(c, jobid, out)
+    j, text, t_running = moves_to_n2(c, jobid, out, t0)
     report("preempt", t0, t_running, watch)
     c.run("scancel", str(high), check=False)
     assert j["JobState"] == "COMPLETED", (j, text)
@@ -122,11 +129,7 @@ def test_drained_node_job_resumes_on_other_node(ckcluster):
     t0 = time.monotonic()
     node_state(c, "n1", "drain", "maint")
     try:
-        j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
-                   "running again", 90)
-        t_running = time.monotonic() - t0
-        assert j["NodeList"] == "n2", j
-        j, text = finish(c, jobid, out)
+        j, text, t_running = moves_to_n2(c, jobid, out, t0)
     finally:
         node_state(c, "n1", "resume")
     report("drain", t0, t_running, watch)
@@ -158,11 +161,7 @@ def test_reboot_asap_job_resumes_on_other_node(ckcluster):
     t0 = time.monotonic()
     c.run("scontrol", "reboot", "ASAP", "nextstate=resume", "reason=kernel", "n1")
     try:
-        j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
-                   "running again", 120)
-        t_running = time.monotonic() - t0
-        assert j["NodeList"] == "n2", j
-        j, text = finish(c, jobid, out)
+        j, text, t_running = moves_to_n2(c, jobid, out, t0, timeout=120)
         assert reboot_requests() == before + 1, "slurmd was not asked to reboot n1"
     finally:
         # the reboot that never comes: cancelled, or (once issued) the node resumed by hand
@@ -235,11 +234,7 @@ def test_busy_job_preempted_output_and_file_exact(ckcluster):
     t0 = time.monotonic()
     high = c.sbatch("-p", "high", "-w", "n1", "--exclusive", "-o", "/dev/null", "--wrap",
                     "sleep 60")
-    j = c.wait(jobid, lambda j: j["Restarts"] != "0" and j["JobState"] == "RUNNING",
-               "running again", 90)
-    t_running = time.monotonic() - t0
-    assert j["NodeList"] == "n2", j
-    j, text = finish(c, jobid, out)
+    j, text, t_running = moves_to_n2(c, jobid, out, t0)
     report("busy", t0, t_running, watch)
     c.run("scancel", str(high), check=False)
     expected = "".join("step %d sum %d\n" % (i, sum(range(i * 100000)))

@@ -86,7 +86,8 @@ def start_job(cr, port):
     return start_python(cr, "job", JOB, cr.tmp / "job.out")
 
 
-def test_tcp_peer_outside(cr):
+def job_connected(cr):
+    """The job, connected to a peer of ours that has read its hello: (job, peer socket)."""
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(1)
@@ -94,6 +95,11 @@ def test_tcp_peer_outside(cr):
     peer, _ = lst.accept()
     lst.close()
     assert recv_exact(peer, 9) == b"job-hello"
+    return job, peer
+
+
+def test_tcp_peer_outside(cr):
+    job, peer = job_connected(cr)
     peer.sendall(b"queued-before-dump")
     time.sleep(0.2)  # in the job's receive queue, unread
     img = cr.tmp / "img"
@@ -117,13 +123,7 @@ def test_tcp_peer_outside(cr):
 def test_tcp_peer_outside_leave_running(cr):
     """dump -R: the job's socket leaves repair mode without a packet, SO_REUSEADDR and all,
     and the exchange goes on with the original job."""
-    lst = socket.socket()
-    lst.bind(("127.0.0.1", 0))
-    lst.listen(1)
-    job = start_job(cr, lst.getsockname()[1])
-    peer, _ = lst.accept()
-    lst.close()
-    assert recv_exact(peer, 9) == b"job-hello"
+    job, peer = job_connected(cr)
     peer.sendall(b"queued-before-dump")
     time.sleep(0.2)
     cr.dump(job, cr.tmp / "img", "-R", *TCP)
