@@ -92,15 +92,7 @@ static void __attribute__((noreturn)) checker(pid_t parent)
 
 static void verify(void)
 {
-	pid_t parent = getpid(), c = fork();
-	int status;
-
-	if (c < 0)
-		cr_fail("fork: %s", strerror(errno));
-	if (c == 0)
-		checker(parent);
-	if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status))
-		cr_fail("another process does not see the locks as they were (status %#x)", status);
+	lk_run_checker(checker);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	/* The dup still shares the flock()ed description: unlocking through it frees the file. */

@@ -102,18 +102,9 @@ static void check_map(const unsigned char *p, unsigned char fill, const char *na
 
 static void verify(void)
 {
-	pid_t parent = getpid(), c;
-	int status;
-
 	check_map(map_mapped, 'm', "mapped.dat");
 	check_map(map_gone, 'g', "gone.dat");
-	c = fork();
-	if (c < 0)
-		cr_fail("fork: %s", strerror(errno));
-	if (c == 0)
-		checker(parent);
-	if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status))
-		cr_fail("another process does not see the locks as they were (status %#x)", status);
+	lk_run_checker(checker);
 }
 
 int main(int argc, char **argv)

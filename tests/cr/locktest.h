@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include "crtest.h"
 
 /* Take a lock of type on [start, start + len) of fd with F_SETLK or F_OFD_SETLK (cmd). */
@@ -60,6 +61,23 @@ static inline int lk_expect_flocked(const char *path)
 	}
 	close(fd);
 	return r;
+}
+
+/*
+ * Fork a checker, which holds none of our locks, to run checker(our pid) (which exits 0 when
+ * it saw every lock as it was), and wait for it; a failure ends the test.
+ */
+static inline void lk_run_checker(void (*checker)(pid_t parent))
+{
+	pid_t parent = getpid(), c = fork();
+	int status;
+
+	if (c < 0)
+		cr_fail("fork: %s", strerror(errno));
+	if (c == 0)
+		checker(parent);
+	if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status))
+		cr_fail("another process does not see the locks as they were (status %#x)", status);
 }
 
 #endif
