@@ -154,13 +154,9 @@ static int on_checkpoint(struct conn *c, const RpcRequest *req)
 static int64_t ckpt_owner(struct layout *l, uint32_t job_id)
 {
 	struct layout_meta m = {0};
-	uint32_t seq;
 	int64_t uid;
-	int e;
+	int e = layout_latest_meta(l, job_id, NULL, &m);
 
-	e = layout_latest(l, job_id, &seq, NULL);
-	if (e == 0)
-		e = layout_meta_read(l, job_id, seq, &m);
 	if (e < 0)
 		return e;
 	uid = m.uid;
@@ -193,6 +189,24 @@ static int on_forget(struct conn *c, const RpcRequest *req)
 	return answer_ok(c, req->type);
 }
 
+/* Whether job_id's latest checkpoint was taken in run `restarts` or a later one. */
+static bool taken_from_run(struct layout *lay, uint32_t job_id, uint32_t restarts)
+{
+	struct layout_meta m = {0};
+	uint32_t seq = 0;
+	bool later;
+
+	if (layout_latest_meta(lay, job_id, &seq, &m) < 0) /* unreadable: the restore says why */
+		return false;
+	later = m.restart_count >= restarts;
+	if (later)
+		pr_warn("slurm job %u: in run %u, its checkpoint %u was taken in run %u (uid %u, node %s): "
+			"an earlier job with this ID",
+			job_id, restarts, seq, m.restart_count, m.uid, m.node ? m.node : "?");
+	layout_meta_free(&m);
+	return later;
+}
+
 /*
  * Checkpoints under job_id that this run of the job cannot have taken: any, in its first run;
  * later, one taken in this run or a later one. They are an earlier job's (Slurm reuses job
@@ -201,32 +215,15 @@ static int on_forget(struct conn *c, const RpcRequest *req)
 static int drop_earlier_job(uint32_t job_id, uint32_t restarts)
 {
 	struct layout *lay = sjobs_layout();
-	struct layout_meta m = {0};
-	uint32_t seq = 0, *seqs = NULL;
+	uint32_t *seqs = NULL;
 	size_t n = 0;
 	int e = layout_list(lay, job_id, &seqs, &n);
 
 	free(seqs);
 	if (e < 0)
 		return e == -ENOENT ? 0 : e;
-	if (n == 0)
+	if (n == 0 || (restarts > 0 && !taken_from_run(lay, job_id, restarts)))
 		return 0;
-	if (restarts > 0) {
-		e = layout_latest(lay, job_id, &seq, NULL);
-		if (e == 0)
-			e = layout_meta_read(lay, job_id, seq, &m);
-		if (e < 0) /* unreadable: the restore refuses it, with the reason */
-			return 0;
-		e = m.restart_count >= restarts;
-		if (e)
-			pr_warn("slurm job %u: in run %u, its checkpoint %u was taken in run %u (uid %u, "
-				"node "
-				"%s): an earlier job with this ID",
-				job_id, restarts, seq, m.restart_count, m.uid, m.node ? m.node : "?");
-		layout_meta_free(&m);
-		if (!e)
-			return 0;
-	}
 	e = layout_forget(lay, job_id);
 	if (e < 0)
 		return e;

@@ -67,13 +67,25 @@ int slurmapi_restore_failed(uint32_t job_id, const char *comment, bool hold, cha
 	return -EIO;
 }
 
+/*
+ * slurmctld's record of the job (free it with slurm_free_job_info_msg): 0, -ENOENT when it
+ * does not know the job, -EIO when it cannot be asked.
+ */
+static int load_job(uint32_t job_id, job_info_msg_t **ret)
+{
+	if (slurm_load_job(ret, job_id, SHOW_ALL) == SLURM_SUCCESS)
+		return 0;
+	return slurm_get_errno() == ESLURM_INVALID_JOB_ID ? -ENOENT : -EIO;
+}
+
 int slurmapi_batch_host(uint32_t job_id, char **ret_host)
 {
 	job_info_msg_t *msg = NULL;
-	int r = -ENOENT;
+	int r = load_job(job_id, &msg);
 
-	if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
-		return slurm_get_errno() == ESLURM_INVALID_JOB_ID ? -ENOENT : -EIO;
+	if (r < 0)
+		return r;
+	r = -ENOENT;
 	if (msg->record_count == 1 && msg->job_array[0].job_state == JOB_RUNNING &&
 	    msg->job_array[0].batch_host) {
 		*ret_host = strdup(msg->job_array[0].batch_host);
@@ -86,10 +98,11 @@ int slurmapi_batch_host(uint32_t job_id, char **ret_host)
 int slurmapi_job_run(uint32_t job_id, uint32_t *ret_uid, uint32_t *ret_restarts)
 {
 	job_info_msg_t *msg = NULL;
-	int r = -ENOENT;
+	int r = load_job(job_id, &msg);
 
-	if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
-		return slurm_get_errno() == ESLURM_INVALID_JOB_ID ? -ENOENT : -EIO;
+	if (r < 0)
+		return r;
+	r = -ENOENT;
 	if (msg->record_count == 1 && (msg->job_array[0].job_state & JOB_STATE_BASE) == JOB_RUNNING) {
 		*ret_uid = msg->job_array[0].user_id;
 		*ret_restarts = msg->job_array[0].restart_cnt;
@@ -102,9 +115,10 @@ int slurmapi_job_run(uint32_t job_id, uint32_t *ret_uid, uint32_t *ret_restarts)
 int slurmapi_job_known(uint32_t job_id)
 {
 	job_info_msg_t *msg = NULL;
+	int r = load_job(job_id, &msg);
 
-	if (slurm_load_job(&msg, job_id, SHOW_ALL) != SLURM_SUCCESS)
-		return slurm_get_errno() == ESLURM_INVALID_JOB_ID ? 0 : -EIO;
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
 	slurm_free_job_info_msg(msg);
 	return 1;
 }

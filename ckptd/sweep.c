@@ -19,11 +19,8 @@
 static int kept(struct layout *l, uint32_t job_id)
 {
 	struct layout_meta m = {0};
-	uint32_t seq;
-	int r = layout_latest(l, job_id, &seq, NULL);
+	int r = layout_latest_meta(l, job_id, NULL, &m);
 
-	if (r == 0)
-		r = layout_meta_read(l, job_id, seq, &m);
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
 	r = m.kept != 0;

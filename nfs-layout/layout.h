@@ -85,6 +85,8 @@ int layout_latest(struct layout *l, uint32_t job_id, uint32_t *ret_seq, char **r
 
 /* Strict parser: unknown keys ignored; missing required keys, duplicates, junk: -EINVAL. */
 int layout_meta_read(struct layout *l, uint32_t job_id, uint32_t seq, struct layout_meta *ret);
+/* layout_latest()'s seq (ret_seq may be NULL) and that checkpoint's metadata: 0 or -errno. */
+int layout_latest_meta(struct layout *l, uint32_t job_id, uint32_t *ret_seq, struct layout_meta *ret);
 /* Free the strings of m (not m itself) and zero it. */
 void layout_meta_free(struct layout_meta *m);
 

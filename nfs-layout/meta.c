@@ -325,3 +325,15 @@ void layout_meta_free(struct layout_meta *m)
 			free(*(char **)((char *)m + fields[i].off));
 	*m = (struct layout_meta){};
 }
+
+int layout_latest_meta(struct layout *l, uint32_t job_id, uint32_t *ret_seq, struct layout_meta *ret)
+{
+	uint32_t seq;
+	int r = layout_latest(l, job_id, &seq, NULL);
+
+	if (r == 0)
+		r = layout_meta_read(l, job_id, seq, ret);
+	if (r == 0 && ret_seq)
+		*ret_seq = seq;
+	return r;
+}
